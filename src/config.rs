@@ -1,0 +1,582 @@
+//! `.roo/orchestrator.toml`: parsed once at start-up into one [`Config`]
+//! value that is passed down. Unknown keys and bad values are start-up errors
+//! that name the file, line and column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the configuration came from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// No file: built-in defaults.
+    Defaults,
+    /// This file (path as given or root-relative).
+    File(String),
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::Defaults => f.write_str("defaults"),
+            ConfigSource::File(p) => f.write_str(p),
+        }
+    }
+}
+
+/// A file the server manages: its absolute path and the name shown to users
+/// (root-relative when it lies inside the root).
+#[derive(Debug, Clone)]
+pub struct StatePath {
+    pub abs: PathBuf,
+    pub rel: String,
+}
+
+impl StatePath {
+    fn resolve(root: &Path, configured: &str) -> Self {
+        let p = Path::new(configured);
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            root.join(p)
+        };
+        let rel = match abs.strip_prefix(root) {
+            Ok(r) => r.to_string_lossy().into_owned(),
+            Err(_) => abs.to_string_lossy().into_owned(),
+        };
+        StatePath { abs, rel }
+    }
+}
+
+/// Every path the server manages.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub schedules: StatePath,
+    pub timing: StatePath,
+    pub memory: StatePath,
+    pub memory_archive: StatePath,
+    pub todo: StatePath,
+    pub modes: StatePath,
+    pub global_modes: Option<StatePath>,
+    pub backups: StatePath,
+    pub delegations: StatePath,
+    pub server_state: StatePath,
+    pub locks: StatePath,
+    pub config: StatePath,
+}
+
+/// A validation command profile (`[validation.profiles.NAME]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationProfile {
+    /// argv; run without a shell, in the root.
+    pub command: NonEmptyArgv,
+    #[serde(default = "default_profile_timeout")]
+    pub timeout_s: PositiveF64,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub criteria: Option<String>,
+}
+
+fn default_profile_timeout() -> PositiveF64 {
+    PositiveF64(600.0)
+}
+
+/// The time zone schedules are computed in.
+#[derive(Debug, Clone)]
+pub struct TimeZoneSetting {
+    /// `local` or the IANA name as configured.
+    pub name: String,
+    pub tz: jiff::tz::TimeZone,
+}
+
+/// The whole configuration, resolved against the root.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub source: ConfigSource,
+    pub files: Files,
+    pub memory_line_limit: usize,
+    pub todo_limit_s: u64,
+    pub warn_fraction: f64,
+    pub backups_keep: usize,
+    pub escalate_after: u32,
+    pub scheduler_enabled: bool,
+    pub timezone: TimeZoneSetting,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub fs_deny: Vec<String>,
+    pub validation_profiles: BTreeMap<String, ValidationProfile>,
+    pub lock_timeout: Duration,
+}
+
+/// A configuration error; `Display` names the file, line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("--root {path}: {message}")]
+    Root { path: String, message: String },
+}
+
+// ---- the TOML shape -------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Raw {
+    files: RawFiles,
+    memory: RawMemory,
+    timing: RawTiming,
+    backups: RawBackups,
+    failures: RawFailures,
+    scheduler: RawScheduler,
+    http: RawHttp,
+    fs: RawFs,
+    validation: RawValidation,
+    locks: RawLocks,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFiles {
+    schedules: RelPath,
+    timing: RelPath,
+    memory: RelPath,
+    memory_archive: RelPath,
+    todo: RelPath,
+    modes: RelPath,
+    global_modes: Option<RelPath>,
+    backups: RelPath,
+    delegations: RelPath,
+    server_state: RelPath,
+}
+
+impl Default for RawFiles {
+    fn default() -> Self {
+        let p = |s: &str| RelPath(s.to_string());
+        RawFiles {
+            schedules: p(".roo/schedules.json"),
+            timing: p("task_timing.tsv"),
+            memory: p("persistent-memory.md"),
+            memory_archive: p("persistent-memory.archive.md"),
+            todo: p("TODO.md"),
+            modes: p(".roomodes"),
+            global_modes: None,
+            backups: p(".roo/backups"),
+            delegations: p(".roo/delegations.jsonl"),
+            server_state: p(".roo/orchestrator-state.json"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMemory {
+    line_limit: PositiveInt,
+}
+impl Default for RawMemory {
+    fn default() -> Self {
+        RawMemory {
+            line_limit: PositiveInt(300),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTiming {
+    todo_limit_s: PositiveInt,
+    warn_fraction: Fraction,
+}
+impl Default for RawTiming {
+    fn default() -> Self {
+        RawTiming {
+            todo_limit_s: PositiveInt(3600),
+            warn_fraction: Fraction(0.8),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackups {
+    keep: PositiveInt,
+}
+impl Default for RawBackups {
+    fn default() -> Self {
+        RawBackups {
+            keep: PositiveInt(20),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFailures {
+    escalate_after: PositiveInt,
+}
+impl Default for RawFailures {
+    fn default() -> Self {
+        RawFailures {
+            escalate_after: PositiveInt(3),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawScheduler {
+    enabled: bool,
+    timezone: TzName,
+}
+impl Default for RawScheduler {
+    fn default() -> Self {
+        RawScheduler {
+            enabled: true,
+            timezone: TzName("local".into()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    allowed_hosts: Vec<NonEmpty>,
+    allowed_origins: Vec<NonEmpty>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFs {
+    deny: Vec<Glob>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawValidation {
+    profiles: BTreeMap<ProfileName, ValidationProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLocks {
+    timeout_s: PositiveF64,
+}
+impl Default for RawLocks {
+    fn default() -> Self {
+        RawLocks {
+            timeout_s: PositiveF64(10.0),
+        }
+    }
+}
+
+// ---- validated scalar values (errors carry the TOML span) -----------------
+
+macro_rules! validated {
+    ($name:ident, $inner:ty, $check:expr) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = <$inner>::deserialize(d)?;
+                let check: fn(&$inner) -> Result<(), String> = $check;
+                check(&v).map_err(serde::de::Error::custom)?;
+                Ok($name(v))
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PositiveInt(u64);
+validated!(PositiveInt, u64, |v| if *v == 0 {
+    Err("must be a positive integer (1 or more)".into())
+} else {
+    Ok(())
+});
+
+/// A positive, finite number.
+#[derive(Debug, Clone, Copy)]
+pub struct PositiveF64(pub f64);
+validated!(PositiveF64, f64, |v| if v.is_finite() && *v > 0.0 {
+    Ok(())
+} else {
+    Err("must be a positive number of seconds".into())
+});
+
+#[derive(Debug, Clone, Copy)]
+struct Fraction(f64);
+validated!(Fraction, f64, |v| if *v > 0.0 && *v <= 1.0 {
+    Ok(())
+} else {
+    Err(format!("must be a fraction in (0, 1], got {v}"))
+});
+
+#[derive(Debug, Clone)]
+struct RelPath(String);
+validated!(RelPath, String, |v| if v.is_empty() || v.contains('\0') {
+    Err("must be a non-empty path without NUL bytes".into())
+} else {
+    Ok(())
+});
+
+#[derive(Debug, Clone)]
+struct NonEmpty(String);
+validated!(NonEmpty, String, |v| if v.trim().is_empty() {
+    Err("must be a non-empty string".into())
+} else {
+    Ok(())
+});
+
+#[derive(Debug, Clone)]
+struct Glob(String);
+validated!(Glob, String, |v| globset::Glob::new(v)
+    .map(|_| ())
+    .map_err(|e| format!("invalid glob: {e}")));
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ProfileName(String);
+validated!(ProfileName, String, |v| if !v.is_empty()
+    && v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+{
+    Ok(())
+} else {
+    Err(format!(
+        "profile name {v:?} must use only letters, digits, '-' and '_'"
+    ))
+});
+
+/// A command line: at least the program.
+#[derive(Debug, Clone)]
+pub struct NonEmptyArgv(pub Vec<String>);
+validated!(NonEmptyArgv, Vec<String>, |v| if v.is_empty()
+    || v[0].trim().is_empty()
+{
+    Err("command must be a non-empty array: [program, args...] (no shell)".into())
+} else {
+    Ok(())
+});
+
+#[derive(Debug, Clone)]
+struct TzName(String);
+validated!(TzName, String, |v| resolve_tz(v).map(|_| ()));
+
+fn resolve_tz(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    if name == "local" {
+        return Ok(jiff::tz::TimeZone::system());
+    }
+    jiff::tz::TimeZone::get(name).map_err(|e| {
+        format!("unknown time zone {name:?} ({e}); use \"local\" or an IANA name such as \"Europe/Berlin\"")
+    })
+}
+
+// ---- loading --------------------------------------------------------------
+
+/// 1-based line and column of byte offset `pos` in `text`.
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let before = &text.as_bytes()[..pos];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Loads the configuration for `root`. `explicit` is `--config`; without
+    /// it `.roo/orchestrator.toml` is used when it exists.
+    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let root = root.canonicalize().map_err(|e| ConfigError::Root {
+            path: root.display().to_string(),
+            message: format!("cannot open the project root: {e}"),
+        })?;
+        if !root.is_dir() {
+            return Err(ConfigError::Root {
+                path: root.display().to_string(),
+                message: "is not a directory".into(),
+            });
+        }
+        let default_path = StatePath::resolve(&root, ".roo/orchestrator.toml");
+        let (raw, source, config_path) = match explicit {
+            Some(p) => {
+                let sp = StatePath::resolve(&root, &p.to_string_lossy());
+                let text = std::fs::read_to_string(&sp.abs).map_err(|e| ConfigError::File {
+                    path: p.display().to_string(),
+                    message: format!("cannot read the config file: {e}"),
+                })?;
+                let raw = parse(&text, &p.display().to_string())?;
+                (raw, ConfigSource::File(p.display().to_string()), sp)
+            }
+            None => match std::fs::read_to_string(&default_path.abs) {
+                Ok(text) => {
+                    let raw = parse(&text, &default_path.rel)?;
+                    let src = ConfigSource::File(default_path.rel.clone());
+                    (raw, src, default_path)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    (Raw::default(), ConfigSource::Defaults, default_path)
+                }
+                Err(e) => {
+                    return Err(ConfigError::File {
+                        path: default_path.rel.clone(),
+                        message: format!("cannot read the config file: {e}"),
+                    });
+                }
+            },
+        };
+        Ok(Self::from_raw(root, raw, source, config_path))
+    }
+
+    /// The configuration with every default, for `root` (already canonical).
+    pub fn defaults(root: PathBuf) -> Config {
+        let config_path = StatePath::resolve(&root, ".roo/orchestrator.toml");
+        Self::from_raw(root, Raw::default(), ConfigSource::Defaults, config_path)
+    }
+
+    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource, config: StatePath) -> Config {
+        let f = &raw.files;
+        let r = |p: &RelPath| StatePath::resolve(&root, &p.0);
+        let files = Files {
+            schedules: r(&f.schedules),
+            timing: r(&f.timing),
+            memory: r(&f.memory),
+            memory_archive: r(&f.memory_archive),
+            todo: r(&f.todo),
+            modes: r(&f.modes),
+            global_modes: f.global_modes.as_ref().map(r),
+            backups: r(&f.backups),
+            delegations: r(&f.delegations),
+            server_state: r(&f.server_state),
+            locks: StatePath::resolve(&root, ".roo/.locks"),
+            config,
+        };
+        let tz_name = raw.scheduler.timezone.0.clone();
+        let tz = resolve_tz(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
+        Config {
+            source,
+            files,
+            memory_line_limit: raw.memory.line_limit.0 as usize,
+            todo_limit_s: raw.timing.todo_limit_s.0,
+            warn_fraction: raw.timing.warn_fraction.0,
+            backups_keep: raw.backups.keep.0 as usize,
+            escalate_after: raw.failures.escalate_after.0.min(u32::MAX as u64) as u32,
+            scheduler_enabled: raw.scheduler.enabled,
+            timezone: TimeZoneSetting { name: tz_name, tz },
+            allowed_hosts: raw.http.allowed_hosts.into_iter().map(|h| h.0).collect(),
+            allowed_origins: raw.http.allowed_origins.into_iter().map(|h| h.0).collect(),
+            fs_deny: raw.fs.deny.into_iter().map(|g| g.0).collect(),
+            validation_profiles: raw
+                .validation
+                .profiles
+                .into_iter()
+                .map(|(k, v)| (k.0, v))
+                .collect(),
+            lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
+            root,
+        }
+    }
+}
+
+fn parse(text: &str, path: &str) -> Result<Raw, ConfigError> {
+    toml::from_str::<Raw>(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| line_col(text, s.start))
+            .unwrap_or((1, 1));
+        ConfigError::Parse {
+            path: path.to_string(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".roo")).unwrap();
+        std::fs::write(dir.path().join(".roo/orchestrator.toml"), text).unwrap();
+        Config::load(dir.path(), None)
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), None).unwrap();
+        assert!(matches!(c.source, ConfigSource::Defaults));
+        assert_eq!(c.memory_line_limit, 300);
+        assert_eq!(c.todo_limit_s, 3600);
+        assert_eq!(c.backups_keep, 20);
+        assert_eq!(c.files.schedules.rel, ".roo/schedules.json");
+        assert_eq!(c.lock_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let e = load_text("[memory]\nline_limit = 200\n\n[timing]\ntodo_limit = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(".roo/orchestrator.toml:5:1: unknown field `todo_limit`"),
+            "{e}"
+        );
+        assert!(e.contains("todo_limit_s"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_position() {
+        let e = load_text("[memory]\nline_limit = 0\n").unwrap_err().to_string();
+        assert!(e.starts_with(".roo/orchestrator.toml:2:14:"), "{e}");
+        assert!(e.contains("positive integer"), "{e}");
+        let e = load_text("[scheduler]\ntimezone = \"Mars/Olympus\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown time zone \"Mars/Olympus\""), "{e}");
+        let e = load_text("[timing]\nwarn_fraction = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fraction"), "{e}");
+        let e = load_text("[validation.profiles.test]\ncommand = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-empty array"), "{e}");
+        let e = load_text("[fs]\ndeny = [\"a[\"]\n").unwrap_err().to_string();
+        assert!(e.contains("invalid glob"), "{e}");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = load_text(
+            "[files]\ntiming = \"logs/t.tsv\"\n[memory]\nline_limit = 120\n[scheduler]\ntimezone = \"UTC\"\n[validation.profiles.unit]\ncommand = [\"cargo\", \"test\"]\ntimeout_s = 30\ncriteria = \"exit_code == 0\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.files.timing.rel, "logs/t.tsv");
+        assert_eq!(c.memory_line_limit, 120);
+        assert_eq!(c.timezone.name, "UTC");
+        assert_eq!(c.validation_profiles["unit"].command.0, vec!["cargo", "test"]);
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncdé f", 7), (2, 4));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+}

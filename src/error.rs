@@ -1,0 +1,75 @@
+//! The one error type of the library. Every message says what was wrong,
+//! where (a root-relative path, line and column when there is one) and, for
+//! bad input, what is accepted.
+
+use std::time::Duration;
+
+/// Errors raised by the state layer and the tools.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state file does not parse. It is never rewritten in that state.
+    #[error(
+        "{path}:{line}:{column}: {message}; the file was not changed (repair it by hand or run error_recovery {{\"action\": \"recover_file\", \"path\": \"{path}\"}})"
+    )]
+    Corrupt {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Another process held the file's lock for longer than the lock timeout.
+    #[error(
+        "timed out after {:.1} s waiting for the lock on {path} (lock file {lock}); another loop-orchestrator process is writing it",
+        waited.as_secs_f64()
+    )]
+    LockTimeout {
+        path: String,
+        lock: String,
+        waited: Duration,
+    },
+    /// `expected_version` did not match the file on disk.
+    #[error(
+        "{path} has changed since you read it: expected_version {expected} but the current version is {actual}; read it again and retry"
+    )]
+    VersionMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    /// The caller's input is not acceptable; the message says what is.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing the caller named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A write would break a limit (e.g. the memory line limit).
+    #[error("{0}")]
+    Limit(String),
+    /// A bug or an unexpected runtime failure (a worker thread died, ...).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+}

@@ -1,0 +1,8 @@
+//! loop-orchestrator: an MCP server for schedule-driven development loops.
+//!
+//! Layers (arrows point to what a layer may call):
+//! `transport` → `server` → `tools` → `state` → disk.
+
+pub mod config;
+pub mod error;
+pub mod state;

@@ -1,0 +1,7 @@
+//! The state layer: owns every byte the server reads or writes on disk.
+
+pub mod atomic;
+pub mod modes;
+pub mod next_run;
+pub mod time;
+pub mod timing;
