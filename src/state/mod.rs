@@ -5,3 +5,6 @@ pub mod modes;
 pub mod next_run;
 pub mod time;
 pub mod timing;
+pub mod backup;
+pub mod file;
+pub mod schedules;

@@ -169,7 +169,7 @@ fn next_selected_day(
     };
     for _ in 0..7 {
         if days[weekday(next, tz)] {
-            if next > now {
+            if next >= now {
                 return Some(next);
             }
             // In the past: search again from today, or tomorrow once today's

@@ -1,0 +1,928 @@
+//! `.roo/schedules.json`, Roo Scheduler's file (SPEC §5.1).
+//!
+//! The document is kept as JSON values so that unknown fields and key order
+//! survive a round trip; it is written as Roo Scheduler writes it
+//! (`JSON.stringify(data, null, 2)`: 2-space indent, no trailing newline).
+//! Numbers are stored as strings.
+
+use std::borrow::Cow;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rmcp::schemars::{self, JsonSchema};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::modes::ModeSet;
+use super::next_run::{self, Timing, Unit};
+use super::time::{iso, parse_time};
+use crate::error::{Error, Result};
+
+/// The parsed file.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// The top-level object, every key kept.
+    pub doc: Map<String, Value>,
+    /// Problems with the file's shape that did not stop reading it.
+    pub problems: Vec<String>,
+}
+
+/// Day keys, Sunday first (JavaScript's `getDay()` order).
+pub const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// Field order of schedules Roo Scheduler creates.
+const FIELD_ORDER: [&str; 25] = [
+    "id",
+    "name",
+    "mode",
+    "taskInstructions",
+    "scheduleType",
+    "timeInterval",
+    "timeUnit",
+    "selectedDays",
+    "startDate",
+    "startHour",
+    "startMinute",
+    "expirationDate",
+    "expirationHour",
+    "expirationMinute",
+    "requireActivity",
+    "active",
+    "taskInteraction",
+    "inactivityDelay",
+    "lastExecutionTime",
+    "lastSkippedTime",
+    "lastTaskId",
+    "nextExecutionTime",
+    "modeDisplayName",
+    "createdAt",
+    "updatedAt",
+];
+
+/// Fields a caller may set.
+pub const SETTABLE: [&str; 21] = [
+    "name",
+    "mode",
+    "taskInstructions",
+    "scheduleType",
+    "timeInterval",
+    "timeUnit",
+    "selectedDays",
+    "startDate",
+    "startHour",
+    "startMinute",
+    "expirationDate",
+    "expirationHour",
+    "expirationMinute",
+    "requireActivity",
+    "active",
+    "taskInteraction",
+    "inactivityDelay",
+    "modeDisplayName",
+    "lastExecutionTime",
+    "lastSkippedTime",
+    "lastTaskId",
+];
+
+/// Fields only the server sets.
+const MANAGED: [&str; 4] = ["id", "createdAt", "updatedAt", "nextExecutionTime"];
+
+/// Parses the file; a missing file is an empty list. A file that is not
+/// JSON, or whose `schedules` is not a list, is corrupt (never rewritten).
+pub fn parse(bytes: Option<&[u8]>, rel: &str) -> Result<Schedules> {
+    let mut problems = Vec::new();
+    let Some(bytes) = bytes else {
+        return Ok(Schedules::empty());
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        problems.push(format!("{rel} is empty (read as no schedules)"));
+        return Ok(Schedules {
+            problems,
+            ..Schedules::empty()
+        });
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        path: rel.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let Value::Object(doc) = value else {
+        return Err(Error::Corrupt {
+            path: rel.to_string(),
+            line: 1,
+            column: 1,
+            message: "the top level must be an object {\"schedules\": [...]}".into(),
+        });
+    };
+    match doc.get("schedules") {
+        None => problems.push(format!("{rel} has no \"schedules\" list (read as empty)")),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::Object(o) => {
+                        if text(o, "id").is_none() {
+                            problems.push(format!("schedule #{i} has no id"));
+                        }
+                    }
+                    _ => problems.push(format!(
+                        "schedules[{i}] is not an object (kept as is, ignored)"
+                    )),
+                }
+            }
+        }
+        Some(_) => {
+            return Err(Error::Corrupt {
+                path: rel.to_string(),
+                line: 1,
+                column: 1,
+                message: "\"schedules\" must be a list".into(),
+            });
+        }
+    }
+    Ok(Schedules { doc, problems })
+}
+
+/// The bytes Roo Scheduler would write for `doc`.
+pub fn to_bytes(doc: &Map<String, Value>) -> Vec<u8> {
+    // Serializing a map of JSON values cannot fail.
+    serde_json::to_vec_pretty(doc).unwrap_or_default()
+}
+
+impl Schedules {
+    pub fn empty() -> Self {
+        let mut doc = Map::new();
+        doc.insert("schedules".into(), Value::Array(Vec::new()));
+        Schedules {
+            doc,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The schedule objects (non-objects are skipped).
+    pub fn items(&self) -> impl Iterator<Item = &Map<String, Value>> {
+        self.doc
+            .get("schedules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+    }
+
+    fn list_mut(&mut self) -> &mut Vec<Value> {
+        let entry = self
+            .doc
+            .entry("schedules")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !entry.is_array() {
+            *entry = Value::Array(Vec::new());
+        }
+        match entry {
+            Value::Array(a) => a,
+            _ => unreachable!("just made an array"),
+        }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.doc
+            .get("schedules")
+            .and_then(Value::as_array)?
+            .iter()
+            .position(|v| v.as_object().and_then(|o| text(o, "id")).as_deref() == Some(id))
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.items().find(|o| text(o, "id").as_deref() == Some(id))
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.items()
+            .filter_map(|o| text(o, "id").map(Cow::into_owned))
+            .collect()
+    }
+}
+
+/// A field as text: strings (trimmed, empty is absent) and numbers.
+pub fn text<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
+    match obj.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(Cow::Borrowed(s.trim())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+fn flag(obj: &Map<String, Value>, key: &str) -> Option<bool> {
+    match obj.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "true" => Some(true),
+        Value::String(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// `active`: only an explicit `false` disables a schedule.
+pub fn is_active(obj: &Map<String, Value>) -> bool {
+    flag(obj, "active") != Some(false)
+}
+
+fn small_int(s: &str, max: i8) -> Option<i8> {
+    if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i8>().ok().filter(|v| *v <= max)
+}
+
+/// Reads the timing fields, collecting problems instead of failing.
+pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
+    let mut p = Vec::new();
+    let mut t = Timing::default();
+    let interval = text(obj, "timeInterval");
+    let unit = text(obj, "timeUnit");
+    let n = interval.as_deref().and_then(|s| match s.parse::<i64>() {
+        Ok(v) if v > 0 => Some(v),
+        _ => {
+            p.push(format!("timeInterval {s:?} is not a positive whole number"));
+            None
+        }
+    });
+    let u = unit.as_deref().and_then(|s| {
+        Unit::parse(s).or_else(|| {
+            p.push(format!("timeUnit {s:?} is not minute, hour or day"));
+            None
+        })
+    });
+    if let (Some(n), Some(u)) = (n, u) {
+        t.every = Some((n, u));
+    }
+    match obj.get("selectedDays") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(days)) => {
+            let mut sel = [false; 7];
+            for (i, d) in DAYS.iter().enumerate() {
+                match days.get(*d) {
+                    None | Some(Value::Bool(false)) => {}
+                    Some(Value::Bool(true)) => sel[i] = true,
+                    Some(other) => p.push(format!("selectedDays.{d} is {other}, not true/false")),
+                }
+            }
+            t.selected_days = Some(sel);
+        }
+        Some(other) => p.push(format!("selectedDays is {other}, not an object")),
+    }
+    let mut date = |key: &str| -> Option<Date> {
+        let s = text(obj, key)?;
+        s.parse::<Date>()
+            .map_err(|_| p.push(format!("{key} {s:?} is not a date YYYY-MM-DD")))
+            .ok()
+    };
+    t.start_date = date("startDate");
+    t.expiration_date = date("expirationDate");
+    let mut hm = |key: &str, max: i8| -> Option<i8> {
+        let s = text(obj, key)?;
+        small_int(&s, max).or_else(|| {
+            p.push(format!("{key} {s:?} is not 00-{max}"));
+            None
+        })
+    };
+    t.start_hour = hm("startHour", 23);
+    t.start_minute = hm("startMinute", 59);
+    t.expiration_hour = hm("expirationHour", 23);
+    t.expiration_minute = hm("expirationMinute", 59);
+    let mut time = |key: &str| -> Option<Timestamp> {
+        let s = text(obj, key)?;
+        match parse_time(&s) {
+            Ok((ms, _)) => Timestamp::from_millisecond(ms).ok(),
+            Err(e) => {
+                p.push(format!("{key} {e}"));
+                None
+            }
+        }
+    };
+    t.last_execution = time("lastExecutionTime");
+    t.last_skipped = time("lastSkippedTime");
+    (t, p)
+}
+
+/// The computed state of one schedule.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduleStatus {
+    pub id: String,
+    pub name: String,
+    pub mode: String,
+    pub active: bool,
+    pub schedule_type: String,
+    /// e.g. "10 minute"; absent when the interval is missing or invalid.
+    pub every: Option<String>,
+    /// Selected weekdays (sun..sat); empty means every day.
+    pub selected_days: Vec<String>,
+    /// The start moment (ISO-8601 UTC) when a start date is set.
+    pub start: Option<String>,
+    /// The expiration moment (ISO-8601 UTC) when an expiration date is set.
+    pub expiration: Option<String>,
+    pub last_execution_time: Option<String>,
+    pub last_skipped_time: Option<String>,
+    pub last_task_id: Option<String>,
+    /// `nextExecutionTime` as stored in the file.
+    pub next_execution_stored: Option<String>,
+    /// The next execution computed now with Roo Scheduler's algorithm.
+    pub next_execution_computed: Option<String>,
+    /// Active, a time schedule, not expired, and its stored next execution
+    /// has passed.
+    pub due: bool,
+    /// The next run (or now) is past the expiration.
+    pub expired: bool,
+    pub task_interaction: String,
+    pub require_activity: bool,
+    /// The first 200 characters of taskInstructions.
+    pub instructions_preview: String,
+    /// Fields that could not be read.
+    pub problems: Vec<String>,
+}
+
+/// Computes the status of one schedule at `now`.
+pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> ScheduleStatus {
+    let (timing, problems) = timing_of(obj);
+    let s = |k: &str| text(obj, k).map(Cow::into_owned);
+    let active = is_active(obj);
+    let schedule_type = s("scheduleType").unwrap_or_else(|| "time".into());
+    let computed = next_run::next_execution(&timing, now, tz);
+    let expiration = next_run::expiration(&timing, tz);
+    let expired = match (expiration, computed) {
+        (Some(exp), Some(next)) => next > exp,
+        (Some(exp), None) => now > exp,
+        _ => false,
+    };
+    let stored = s("nextExecutionTime");
+    let stored_ts = stored
+        .as_deref()
+        .and_then(|v| parse_time(v).ok())
+        .map(|(ms, _)| ms);
+    let due = active
+        && schedule_type == "time"
+        && !expired
+        && stored_ts.is_some_and(|ms| ms <= now.as_millisecond());
+    let instructions = s("taskInstructions").unwrap_or_default();
+    ScheduleStatus {
+        id: s("id").unwrap_or_default(),
+        name: s("name").unwrap_or_default(),
+        mode: s("mode").unwrap_or_default(),
+        active,
+        schedule_type,
+        every: timing.every.map(|(n, u)| {
+            let unit = match u {
+                Unit::Minute => "minute",
+                Unit::Hour => "hour",
+                Unit::Day => "day",
+            };
+            format!("{n} {unit}")
+        }),
+        selected_days: match timing.selected_days {
+            Some(d) if d.iter().any(|x| *x) && !d.iter().all(|x| *x) => DAYS
+                .iter()
+                .zip(d)
+                .filter(|(_, on)| *on)
+                .map(|(k, _)| k.to_string())
+                .collect(),
+            _ => Vec::new(),
+        },
+        start: timing
+            .start_date
+            .and_then(|_| next_run::start_moment(&timing, now, tz))
+            .map(iso),
+        expiration: expiration.map(iso),
+        last_execution_time: s("lastExecutionTime"),
+        last_skipped_time: s("lastSkippedTime"),
+        last_task_id: s("lastTaskId"),
+        next_execution_stored: stored,
+        next_execution_computed: computed.map(iso),
+        due,
+        expired,
+        task_interaction: s("taskInteraction").unwrap_or_else(|| "wait".into()),
+        require_activity: flag(obj, "requireActivity").unwrap_or(false),
+        instructions_preview: instructions.chars().take(200).collect(),
+        problems,
+    }
+}
+
+// ---- changes (manage_schedules) -------------------------------------------
+
+/// Checks and normalizes one caller-given field. Returns the value to store.
+fn normalize(key: &str, v: &Value, warnings: &mut Vec<String>, modes: &ModeSet) -> Result<Value, String> {
+    let as_text = |v: &Value| -> Result<String, String> {
+        match v {
+            Value::String(s) => Ok(s.trim().to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(format!("{key} must be a string, got {other}")),
+        }
+    };
+    let two_digits = |max: i8, allow_empty: bool| -> Result<Value, String> {
+        let s = as_text(v)?;
+        if s.is_empty() && allow_empty {
+            return Ok(Value::String(String::new()));
+        }
+        match small_int(&s, max) {
+            Some(n) => Ok(Value::String(format!("{n:02}"))),
+            None => Err(format!(
+                "{key} must be \"00\" to \"{max}\"{}, got {s:?}",
+                if allow_empty { " or \"\"" } else { "" }
+            )),
+        }
+    };
+    match key {
+        "name" | "taskInstructions" => {
+            let s = as_text(v)?;
+            if s.is_empty() {
+                return Err(format!("{key} must not be empty"));
+            }
+            Ok(Value::String(s))
+        }
+        "mode" => {
+            let s = as_text(v)?;
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(format!(
+                    "mode must be a mode slug (letters, digits, dashes), got {s:?}"
+                ));
+            }
+            if modes.get(&s).is_none() {
+                warnings.push(format!(
+                    "mode {s:?} is not a known mode; known: {}",
+                    modes.slugs().join(", ")
+                ));
+            }
+            Ok(Value::String(s))
+        }
+        "modeDisplayName" | "lastTaskId" => Ok(Value::String(as_text(v)?)),
+        "scheduleType" => {
+            let s = as_text(v)?;
+            match s.as_str() {
+                "time" => Ok(Value::String(s)),
+                "completion" => {
+                    warnings.push(
+                        "scheduleType \"completion\" is not executed by Roo Scheduler; only \"time\" schedules run".into(),
+                    );
+                    Ok(Value::String(s))
+                }
+                _ => Err(format!("scheduleType must be \"time\" (or \"completion\"), got {s:?}")),
+            }
+        }
+        "timeInterval" => {
+            let s = as_text(v)?;
+            match s.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(Value::String(n.to_string())),
+                _ => Err(format!(
+                    "timeInterval must be a whole number from 1 to 1000000 (as a string, e.g. \"10\"), got {s:?}"
+                )),
+            }
+        }
+        "timeUnit" => {
+            let s = as_text(v)?;
+            match Unit::parse(&s) {
+                Some(_) => Ok(Value::String(s)),
+                None => Err(format!("timeUnit must be minute, hour or day, got {s:?}")),
+            }
+        }
+        "selectedDays" => {
+            let Value::Object(days) = v else {
+                return Err(format!(
+                    "selectedDays must be an object {{\"sun\": bool, ..., \"sat\": bool}}, got {v}"
+                ));
+            };
+            let mut out = Map::new();
+            for k in days.keys() {
+                if !DAYS.contains(&k.as_str()) {
+                    return Err(format!(
+                        "selectedDays has unknown day {k:?}; days are {}",
+                        DAYS.join(", ")
+                    ));
+                }
+            }
+            for d in DAYS {
+                match days.get(d) {
+                    None => {
+                        out.insert(d.into(), Value::Bool(false));
+                    }
+                    Some(Value::Bool(b)) => {
+                        out.insert(d.into(), Value::Bool(*b));
+                    }
+                    Some(other) => {
+                        return Err(format!("selectedDays.{d} must be true or false, got {other}"));
+                    }
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        "startDate" | "expirationDate" => {
+            let s = as_text(v)?;
+            if s.is_empty() {
+                return Ok(Value::String(s));
+            }
+            match s.parse::<Date>() {
+                Ok(d) if s.len() == 10 => Ok(Value::String(d.to_string())),
+                _ => Err(format!("{key} must be a date YYYY-MM-DD or \"\", got {s:?}")),
+            }
+        }
+        "startHour" | "expirationHour" => two_digits(23, true),
+        "startMinute" | "expirationMinute" => two_digits(59, true),
+        "requireActivity" | "active" => match v {
+            Value::Bool(_) => Ok(v.clone()),
+            other => Err(format!("{key} must be true or false, got {other}")),
+        },
+        "taskInteraction" => {
+            let s = as_text(v)?;
+            match s.as_str() {
+                "wait" | "interrupt" | "skip" => Ok(Value::String(s)),
+                _ => Err(format!(
+                    "taskInteraction must be wait, interrupt or skip, got {s:?}"
+                )),
+            }
+        }
+        "inactivityDelay" => {
+            let s = as_text(v)?;
+            if s.is_empty() {
+                return Ok(Value::String(s));
+            }
+            match s.parse::<u32>() {
+                Ok(n) if n <= 100_000 => Ok(Value::String(n.to_string())),
+                _ => Err(format!(
+                    "inactivityDelay must be a whole number of minutes (e.g. \"10\"), got {s:?}"
+                )),
+            }
+        }
+        "lastExecutionTime" | "lastSkippedTime" => {
+            let s = as_text(v)?;
+            if s.is_empty() {
+                return Ok(Value::String(s));
+            }
+            match parse_time(&s) {
+                Ok((ms, _)) => Ok(Value::String(super::time::iso_ms(ms))),
+                Err(e) => Err(format!("{key} {e}")),
+            }
+        }
+        _ => Err(format!("unknown field {key:?}")),
+    }
+}
+
+/// Validates caller fields; returns them normalized, in the given order.
+pub fn validate_fields(
+    fields: &Map<String, Value>,
+    modes: &ModeSet,
+    warnings: &mut Vec<String>,
+) -> Result<Map<String, Value>> {
+    let mut errors = Vec::new();
+    let mut out = Map::new();
+    for (k, v) in fields {
+        if MANAGED.contains(&k.as_str()) {
+            errors.push(format!("{k} is set by the server and cannot be given"));
+            continue;
+        }
+        if !SETTABLE.contains(&k.as_str()) {
+            errors.push(format!(
+                "unknown field {k:?} (fields use Roo Scheduler's camelCase names: {})",
+                SETTABLE.join(", ")
+            ));
+            continue;
+        }
+        match normalize(k, v, warnings, modes) {
+            Ok(n) => {
+                out.insert(k.clone(), n);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::invalid(format!(
+            "invalid schedule: {}",
+            errors.join("; ")
+        )))
+    }
+}
+
+/// Cross-field checks after a create or update.
+fn check_whole(obj: &Map<String, Value>, tz: &TimeZone, warnings: &mut Vec<String>) -> Result<()> {
+    let (timing, problems) = timing_of(obj);
+    let mut errors = problems;
+    if timing.every.is_none() && errors.is_empty() {
+        errors.push("timeInterval and timeUnit are required".into());
+    }
+    if flag(obj, "requireActivity").is_none() && obj.contains_key("requireActivity") {
+        errors.push("requireActivity must be true or false".into());
+    }
+    if text(obj, "taskInteraction").as_deref().unwrap_or("wait") == "wait"
+        && text(obj, "inactivityDelay").is_some_and(|d| d == "0")
+    {
+        errors.push("inactivityDelay must be at least 1 minute when taskInteraction is wait".into());
+    }
+    if let (Some(start), Some(exp)) = (
+        timing
+            .start_date
+            .and_then(|_| next_run::start_moment(&timing, Timestamp::UNIX_EPOCH, tz)),
+        next_run::expiration(&timing, tz),
+    ) && exp <= start
+    {
+        errors.push(format!(
+            "the expiration ({}) must be after the start ({})",
+            iso(exp),
+            iso(start)
+        ));
+    }
+    if timing.start_date.is_none() && text(obj, "startHour").is_some() {
+        warnings.push(
+            "startHour is ignored without startDate (Roo Scheduler then starts at the current hour)".into(),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid schedule: {}", errors.join("; "))))
+    }
+}
+
+/// Sets `nextExecutionTime` (and `active: false` when expired) as Roo
+/// Scheduler does after every change.
+fn refresh_next(obj: &mut Map<String, Value>, now: Timestamp, tz: &TimeZone, warnings: &mut Vec<String>) {
+    let st = status(obj, now, tz);
+    if !st.active || st.schedule_type != "time" {
+        return;
+    }
+    if st.expired {
+        obj.insert("active".into(), Value::Bool(false));
+        warnings.push("the schedule is past its expiration and was deactivated".into());
+    }
+    obj.insert(
+        "nextExecutionTime".into(),
+        Value::String(st.next_execution_computed.unwrap_or_default()),
+    );
+}
+
+/// Adds a new schedule built from caller fields with Roo Scheduler's
+/// defaults; returns its id.
+pub fn create(
+    s: &mut Schedules,
+    fields: Map<String, Value>,
+    modes: &ModeSet,
+    now: Timestamp,
+    tz: &TimeZone,
+    warnings: &mut Vec<String>,
+) -> Result<String> {
+    for req in ["name", "mode", "taskInstructions"] {
+        if !fields.contains_key(req) {
+            return Err(Error::invalid(format!(
+                "invalid schedule: {req} is required to create a schedule (required: name, mode, taskInstructions)"
+            )));
+        }
+    }
+    let ids = s.ids();
+    let mut id = now.as_millisecond();
+    while ids.contains(&id.to_string()) {
+        id += 1;
+    }
+    let id = id.to_string();
+    let stamp = iso(now);
+    let all_days: Map<String, Value> = DAYS.iter().map(|d| (d.to_string(), Value::Bool(true))).collect();
+    let mode_name = fields
+        .get("mode")
+        .and_then(Value::as_str)
+        .and_then(|m| modes.get(m).map(|md| md.name.clone()).or(Some(m.to_string())))
+        .unwrap_or_default();
+    let default = |k: &str| -> Value {
+        let s = |v: &str| Value::String(v.into());
+        match k {
+            "id" => s(&id),
+            "scheduleType" => s("time"),
+            "timeInterval" => s("1"),
+            "timeUnit" => s("hour"),
+            "selectedDays" => Value::Object(all_days.clone()),
+            "startMinute" | "expirationHour" | "expirationMinute" => s("00"),
+            "requireActivity" => Value::Bool(false),
+            "active" => Value::Bool(true),
+            "taskInteraction" => s("wait"),
+            "inactivityDelay" => s("10"),
+            "modeDisplayName" => s(&mode_name),
+            "createdAt" | "updatedAt" => s(&stamp),
+            _ => s(""),
+        }
+    };
+    let mut obj = Map::new();
+    for k in FIELD_ORDER {
+        let v = fields.get(k).cloned().unwrap_or_else(|| default(k));
+        obj.insert(k.to_string(), v);
+    }
+    check_whole(&obj, tz, warnings)?;
+    refresh_next(&mut obj, now, tz, warnings);
+    s.list_mut().push(Value::Object(obj));
+    Ok(id)
+}
+
+/// What to do to an existing schedule.
+pub enum Change {
+    Update(Map<String, Value>),
+    SetActive(bool),
+}
+
+/// Changes the schedule `id` in place (keys keep their positions; new keys
+/// go last, as JavaScript's object spread does).
+pub fn change(
+    s: &mut Schedules,
+    id: &str,
+    change: Change,
+    modes: &ModeSet,
+    now: Timestamp,
+    tz: &TimeZone,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let known = s.ids();
+    let pos = s.position(id).ok_or_else(|| not_found(id, &known))?;
+    let list = s.list_mut();
+    let Some(Value::Object(obj)) = list.get_mut(pos) else {
+        return Err(not_found(id, &known));
+    };
+    let mut next = obj.clone();
+    match change {
+        Change::Update(fields) => {
+            if let Some(Value::String(m)) = fields.get("mode")
+                && !fields.contains_key("modeDisplayName")
+            {
+                let name = modes.get(m).map(|md| md.name.clone()).unwrap_or(m.clone());
+                next.insert("modeDisplayName".into(), Value::String(name));
+            }
+            for (k, v) in fields {
+                next.insert(k, v);
+            }
+        }
+        Change::SetActive(a) => {
+            next.insert("active".into(), Value::Bool(a));
+        }
+    }
+    check_whole(&next, tz, warnings)?;
+    next.insert("updatedAt".into(), Value::String(iso(now)));
+    refresh_next(&mut next, now, tz, warnings);
+    *obj = next;
+    Ok(())
+}
+
+/// Removes the schedule `id`.
+pub fn delete(s: &mut Schedules, id: &str) -> Result<Value> {
+    let known = s.ids();
+    let pos = s.position(id).ok_or_else(|| not_found(id, &known))?;
+    Ok(s.list_mut().remove(pos))
+}
+
+fn not_found(id: &str, known: &[String]) -> Error {
+    if known.is_empty() {
+        Error::NotFound(format!("no schedule with id {id:?}: there are no schedules"))
+    } else {
+        Error::NotFound(format!(
+            "no schedule with id {id:?}; existing ids: {}",
+            known.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROO_FILE: &str = r#"{
+  "schedules": [
+    {
+      "id": "1778984464374",
+      "name": "每天更新 makeslide 功能",
+      "mode": "code",
+      "taskInstructions": "檢查 TODO.md",
+      "scheduleType": "time",
+      "timeInterval": "10",
+      "timeUnit": "minute",
+      "selectedDays": {
+        "sun": true,
+        "mon": true,
+        "tue": true,
+        "wed": true,
+        "thu": true,
+        "fri": true,
+        "sat": true
+      },
+      "startDate": "",
+      "startHour": "",
+      "startMinute": "00",
+      "expirationDate": "",
+      "expirationHour": "00",
+      "expirationMinute": "00",
+      "requireActivity": false,
+      "active": true,
+      "taskInteraction": "wait",
+      "inactivityDelay": "1",
+      "lastExecutionTime": "2026-05-20T15:04:00.938Z",
+      "lastSkippedTime": "2026-05-20T15:14:00.939Z",
+      "lastTaskId": "019e45ea-42a8-7729-b88f-b44d1fb9852c",
+      "nextExecutionTime": "2026-05-20T15:15:00.939Z",
+      "modeDisplayName": "Code",
+      "createdAt": "2026-05-17T02:21:04.374Z",
+      "updatedAt": "2026-05-17T08:53:20.316Z",
+      "futureField": {
+        "nested": [
+          1,
+          2.5,
+          "x"
+        ]
+      }
+    }
+  ],
+  "version": 2
+}"#;
+
+    #[test]
+    fn round_trip_is_byte_identical() {
+        let s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
+        assert_eq!(String::from_utf8(to_bytes(&s.doc)).unwrap(), ROO_FILE);
+    }
+
+    #[test]
+    fn corrupt_json_reports_line_and_column() {
+        let e = parse(Some(b"{\n  \"schedules\": [\n    {\"id\": }\n]}"), "s.json").unwrap_err();
+        match e {
+            Error::Corrupt { line, column, .. } => assert_eq!((line, column), (3, 12)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(Some(b"[]"), "s.json").is_err());
+        assert!(parse(Some(b"{\"schedules\": 5}"), "s.json").is_err());
+        assert_eq!(parse(None, "s.json").unwrap().items().count(), 0);
+    }
+
+    #[test]
+    fn status_of_roo_schedule() {
+        let s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
+        let o = s.items().next().unwrap();
+        let now: Timestamp = "2026-05-20T15:20:00Z".parse().unwrap();
+        let st = status(o, now, &TimeZone::UTC);
+        assert!(st.active && st.due && !st.expired);
+        // Reference = lastSkippedTime 15:14:00.939 + 10 min -> 15:24:00.
+        assert_eq!(st.next_execution_computed.as_deref(), Some("2026-05-20T15:24:00.000Z"));
+        assert_eq!(st.selected_days, Vec::<String>::new());
+        assert_eq!(st.every.as_deref(), Some("10 minute"));
+        assert!(st.problems.is_empty(), "{:?}", st.problems);
+    }
+
+    #[test]
+    fn create_uses_roo_defaults_and_order_and_validates() {
+        let modes = super::super::modes::load(None, None);
+        let mut s = Schedules::empty();
+        let now: Timestamp = "2026-11-21T13:00:00.000Z".parse().unwrap();
+        let mut w = Vec::new();
+        let fields: Map<String, Value> = serde_json::from_str(
+            r#"{"name": "Loop", "mode": "code", "taskInstructions": "Do it", "timeInterval": 10, "timeUnit": "minute", "startHour": "7"}"#,
+        )
+        .unwrap();
+        let fields = validate_fields(&fields, &modes, &mut w).unwrap();
+        let id = create(&mut s, fields, &modes, now, &TimeZone::UTC, &mut w).unwrap();
+        assert_eq!(id, now.as_millisecond().to_string());
+        let o = s.find(&id).unwrap();
+        let keys: Vec<&str> = o.keys().map(String::as_str).collect();
+        assert_eq!(keys, FIELD_ORDER.to_vec());
+        assert_eq!(o["timeInterval"], "10");
+        assert_eq!(o["startHour"], "07");
+        assert_eq!(o["modeDisplayName"], "💻 Code");
+        assert_eq!(o["nextExecutionTime"], "2026-11-21T13:00:00.000Z");
+        assert!(w.iter().any(|x| x.contains("startHour is ignored")), "{w:?}");
+
+        let bad: Map<String, Value> = serde_json::from_str(
+            r#"{"name": "", "timeUnit": "week", "id": "1", "intervall": 3, "active": "yes"}"#,
+        )
+        .unwrap();
+        let e = validate_fields(&bad, &modes, &mut w).unwrap_err().to_string();
+        for part in [
+            "name must not be empty",
+            "timeUnit must be minute, hour or day",
+            "id is set by the server",
+            "unknown field \"intervall\"",
+            "active must be true or false",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+    }
+
+    #[test]
+    fn update_keeps_positions_and_unknown_fields() {
+        let modes = super::super::modes::load(None, None);
+        let mut s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
+        let now: Timestamp = "2026-05-20T15:20:00Z".parse().unwrap();
+        let mut w = Vec::new();
+        let f: Map<String, Value> = serde_json::from_str(r#"{"timeInterval": "30", "mode": "nope"}"#).unwrap();
+        let f = validate_fields(&f, &modes, &mut w).unwrap();
+        change(&mut s, "1778984464374", Change::Update(f), &modes, now, &TimeZone::UTC, &mut w).unwrap();
+        assert!(w[0].contains("not a known mode"));
+        let o = s.find("1778984464374").unwrap();
+        assert_eq!(o["timeInterval"], "30");
+        assert_eq!(o["futureField"]["nested"][1], 2.5);
+        assert_eq!(o.keys().last().unwrap(), "futureField");
+        assert_eq!(o["updatedAt"], "2026-05-20T15:20:00.000Z");
+        assert_eq!(s.doc["version"], 2);
+        let e = change(&mut s, "nope", Change::SetActive(false), &modes, now, &TimeZone::UTC, &mut w)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("existing ids: 1778984464374"), "{e}");
+    }
+}
