@@ -8,3 +8,6 @@ pub mod timing;
 pub mod backup;
 pub mod file;
 pub mod schedules;
+pub mod memory;
+pub mod delegations;
+pub mod todo;
