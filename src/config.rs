@@ -345,8 +345,7 @@ validated!(Glob, String, |v| globset::Glob::new(v)
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct ProfileName(String);
 validated!(ProfileName, String, |v| if !v.is_empty()
-    && v
-        .chars()
+    && v.chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 {
     Ok(())
@@ -359,13 +358,15 @@ validated!(ProfileName, String, |v| if !v.is_empty()
 /// A command line: at least the program.
 #[derive(Debug, Clone)]
 pub struct NonEmptyArgv(pub Vec<String>);
-validated!(NonEmptyArgv, Vec<String>, |v| if v.is_empty()
-    || v[0].trim().is_empty()
-{
-    Err("command must be a non-empty array: [program, args...] (no shell)".into())
-} else {
-    Ok(())
-});
+validated!(
+    NonEmptyArgv,
+    Vec<String>,
+    |v| if v.is_empty() || v[0].trim().is_empty() {
+        Err("command must be a non-empty array: [program, args...] (no shell)".into())
+    } else {
+        Ok(())
+    }
+);
 
 #[derive(Debug, Clone)]
 struct TzName(String);
@@ -392,7 +393,10 @@ pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
         .rposition(|b| *b == b'\n')
         .map(|i| i + 1)
         .unwrap_or(0);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -493,10 +497,7 @@ impl Config {
 
 fn parse(text: &str, path: &str) -> Result<Raw, ConfigError> {
     toml::from_str::<Raw>(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         ConfigError::Parse {
             path: path.to_string(),
             line,
@@ -543,7 +544,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected_with_position() {
-        let e = load_text("[memory]\nline_limit = 0\n").unwrap_err().to_string();
+        let e = load_text("[memory]\nline_limit = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(".roo/orchestrator.toml:2:14:"), "{e}");
         assert!(e.contains("positive integer"), "{e}");
         let e = load_text("[scheduler]\ntimezone = \"Mars/Olympus\"\n")
@@ -558,7 +561,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("non-empty array"), "{e}");
-        let e = load_text("[fs]\ndeny = [\"a[\"]\n").unwrap_err().to_string();
+        let e = load_text("[fs]\ndeny = [\"a[\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid glob"), "{e}");
     }
 
@@ -571,7 +576,10 @@ mod tests {
         assert_eq!(c.files.timing.rel, "logs/t.tsv");
         assert_eq!(c.memory_line_limit, 120);
         assert_eq!(c.timezone.name, "UTC");
-        assert_eq!(c.validation_profiles["unit"].command.0, vec!["cargo", "test"]);
+        assert_eq!(
+            c.validation_profiles["unit"].command.0,
+            vec!["cargo", "test"]
+        );
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! Layers (arrows point to what a layer may call):
 //! `transport` → `server` → `tools` → `state` → disk.
 
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod server;
 pub mod state;
+pub mod tools;
+pub mod transport;

@@ -299,8 +299,8 @@ pub trait LogIndex: Default + Send + 'static {
     fn header(&self) -> &'static [u8] {
         b""
     }
-    /// Learns one complete line (without its line terminator); `line_no` is
-    /// 1-based.
+    /// Learns one line (without its line terminator; blank lines too);
+    /// `line_no` is 1-based.
     fn ingest(&mut self, line: &[u8], line_no: u64);
 }
 
@@ -471,15 +471,15 @@ impl<S: LogIndex> Writer<S> {
             buf.push(b'\n');
         }
         let prefix_len = buf.len();
-        let mut header_pending = new_file && prefix_len > 0;
+        if new_file && prefix_len > 0 {
+            // Jobs see the header as the file's first line.
+            let header = buf.clone();
+            self.ingest_lines(&header);
+        }
         let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
         for job in batch {
             if let Some((bytes, finish)) = job(&self.index) {
                 if !bytes.is_empty() {
-                    if header_pending {
-                        self.ingest_lines(&buf[..prefix_len].to_vec());
-                        header_pending = false;
-                    }
                     let start = buf.len();
                     buf.extend_from_slice(&bytes);
                     if !buf.ends_with(b"\n") {
@@ -496,6 +496,10 @@ impl<S: LogIndex> Writer<S> {
         let result = if buf.len() > prefix_len {
             self.write_durably(&buf, new_file)
         } else {
+            if new_file {
+                // Nothing was written: forget the header we showed the jobs.
+                self.reset();
+            }
             Ok(())
         };
         drop(guard);
@@ -514,10 +518,8 @@ impl<S: LogIndex> Writer<S> {
         let Some(tail) = self.tail.as_mut() else {
             return;
         };
-        for line in bytes.split(|b| *b == b'\n') {
-            if line.is_empty() {
-                continue;
-            }
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        for line in body.split(|b| *b == b'\n') {
             tail.line_no += 1;
             self.index.ingest(line, tail.line_no);
         }
@@ -539,9 +541,10 @@ impl<S: LogIndex> Writer<S> {
             }
             Err(e) => return Err(Error::io("cannot stat", self.rel.clone(), e)),
         };
-        let same_file = self.tail.as_ref().is_some_and(|t| {
-            t.ino == meta.ino() && t.dev == meta.dev() && meta.len() >= t.offset
-        });
+        let same_file = self
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.ino == meta.ino() && t.dev == meta.dev() && meta.len() >= t.offset);
         if !same_file {
             self.reset();
         }
@@ -575,19 +578,13 @@ impl<S: LogIndex> Writer<S> {
             }
         }
         let ends_open = !lines.is_empty() && !lines.ends_with(b"\n");
-        for line in lines.split(|b| *b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                // Blank lines still count for line numbers.
+        let body = lines.strip_suffix(b"\n").unwrap_or(lines);
+        if !lines.is_empty() {
+            for line in body.split(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
                 tail.line_no += 1;
-                continue;
+                self.index.ingest(line, tail.line_no);
             }
-            tail.line_no += 1;
-            self.index.ingest(line, tail.line_no);
-        }
-        // `split` yields one empty piece after a final newline: uncount it.
-        if lines.ends_with(b"\n") || lines.is_empty() {
-            tail.line_no = tail.line_no.saturating_sub(1);
         }
         tail.ends_open = ends_open;
         Ok(())
@@ -703,7 +700,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             seen,
-            vec![(1, "H".to_string()), (2, "a".to_string()), (3, "b".to_string())]
+            vec![
+                (1, "H".to_string()),
+                (2, "a".to_string()),
+                (3, "b".to_string())
+            ]
         );
         let seen = log
             .submit(|idx: &Lines| Ok((Vec::new(), idx.0.len())))
@@ -752,9 +753,7 @@ mod tests {
         ));
         let p = dir.path().join("log");
         let log = AppendLog::<Lines>::start(p.clone(), "log".into(), locks).unwrap();
-        let r: Result<()> = log
-            .submit(|_| Err(Error::invalid("no")))
-            .await;
+        let r: Result<()> = log.submit(|_| Err(Error::invalid("no"))).await;
         assert!(r.is_err());
         assert!(!p.exists());
     }

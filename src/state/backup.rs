@@ -77,8 +77,13 @@ impl Backups {
         names.sort();
         let excess = names.len() - self.keep;
         for name in names.into_iter().take(excess) {
-            fs::remove_file(folder.join(&name))
-                .map_err(|e| Error::io("cannot remove old backup", format!("{folder_rel}/{name}"), e))?;
+            fs::remove_file(folder.join(&name)).map_err(|e| {
+                Error::io(
+                    "cannot remove old backup",
+                    format!("{folder_rel}/{name}"),
+                    e,
+                )
+            })?;
         }
         Ok(())
     }
@@ -151,7 +156,10 @@ mod tests {
         let id = Backups::id_for(".roo/schedules.json", b"abc", now);
         assert_eq!(id, "20261121T132851123Z-ba7816bf.json");
         assert_eq!(created_at(&id).unwrap(), "2026-11-21T13:28:51.123Z");
-        assert_eq!(Backups::id_for("TODO", b"abc", now), "20261121T132851123Z-ba7816bf");
+        assert_eq!(
+            Backups::id_for("TODO", b"abc", now),
+            "20261121T132851123Z-ba7816bf"
+        );
     }
 
     #[test]

@@ -78,6 +78,25 @@ pub struct Delegation {
 }
 
 impl Delegation {
+    /// The state a `created` event starts (`line` is its line number).
+    pub fn from_event(ev: Event, line: u64) -> Delegation {
+        Delegation {
+            id: ev.id,
+            status: ev.event,
+            mode: ev.mode,
+            task: ev.task,
+            context: ev.context,
+            priority: ev.priority,
+            source: ev.source,
+            parent_task_id: ev.parent_task_id,
+            task_id: ev.task_id,
+            created_at: ev.at.clone(),
+            updated_at: ev.at,
+            result: ev.result,
+            line,
+        }
+    }
+
     pub fn is_pending(&self) -> bool {
         matches!(self.status, EventKind::Created | EventKind::Started)
     }
@@ -100,6 +119,8 @@ pub struct DelegationIndex {
     pub list: Vec<Delegation>,
     pub bad: Vec<BadLine>,
     pub bad_total: u64,
+    /// Number of the last line seen.
+    pub last_line: u64,
 }
 
 impl DelegationIndex {
@@ -135,21 +156,7 @@ impl DelegationIndex {
                     );
                 }
                 self.by_id.insert(ev.id.clone(), self.list.len());
-                self.list.push(Delegation {
-                    id: ev.id,
-                    status: ev.event,
-                    mode: ev.mode,
-                    task: ev.task,
-                    context: ev.context,
-                    priority: ev.priority,
-                    source: ev.source,
-                    parent_task_id: ev.parent_task_id,
-                    task_id: ev.task_id,
-                    created_at: ev.at.clone(),
-                    updated_at: ev.at,
-                    result: ev.result,
-                    line,
-                });
+                self.list.push(Delegation::from_event(ev, line));
             }
         }
     }
@@ -157,6 +164,7 @@ impl DelegationIndex {
 
 impl LogIndex for DelegationIndex {
     fn ingest(&mut self, line: &[u8], line_no: u64) {
+        self.last_line = line_no;
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }

@@ -21,10 +21,13 @@ pub struct Loaded<T> {
     pub value: T,
 }
 
+/// The stamps of the files a cached value was read from.
+type Key = Vec<Option<Stamp>>;
+
 /// A one-entry cache of a parsed value, keyed by file stamps.
 #[derive(Debug)]
 pub struct Cache<T> {
-    slot: Mutex<Option<(Vec<Option<Stamp>>, Arc<T>)>>,
+    slot: Mutex<Option<(Key, Arc<T>)>>,
 }
 
 impl<T> Default for Cache<T> {
@@ -37,11 +40,7 @@ impl<T> Default for Cache<T> {
 
 impl<T> Cache<T> {
     /// The cached value when `key` matches, else `load()` (cached when Ok).
-    pub fn get_or_load(
-        &self,
-        key: Vec<Option<Stamp>>,
-        load: impl FnOnce() -> Result<T>,
-    ) -> Result<Arc<T>> {
+    pub fn get_or_load(&self, key: Key, load: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
         if let Ok(slot) = self.slot.lock()
             && let Some((k, v)) = slot.as_ref()
             && *k == key

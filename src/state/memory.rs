@@ -31,12 +31,16 @@ pub fn template() -> String {
 }
 
 static ENTRY_HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^##\s+\[?(\d{4}-\d{2}-\d{2}[^\]]*?)\]?\s+\[?([^\]\s]+?)\]?\s+[-–—]\s+\[?(.*?)\]?\s*$")
-        .expect("static regex")
+    Regex::new(
+        r"^##\s+\[?(\d{4}-\d{2}-\d{2}[^\]]*?)\]?\s+\[?([^\]\s]+?)\]?\s+[-–—]\s+\[?(.*?)\]?\s*$",
+    )
+    .expect("static regex")
 });
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*[-*]\s+(?:\*\*)?(finding|command|achievement|insight)(?::\*\*|\*\*:|:)\s*(.*)$")
-        .expect("static regex")
+    Regex::new(
+        r"(?i)^\s*[-*]\s+(?:\*\*)?(finding|command|achievement|insight)(?::\*\*|\*\*:|:)\s*(.*)$",
+    )
+    .expect("static regex")
 });
 
 fn norm_title(s: &str) -> String {
@@ -122,7 +126,8 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Memory> {
             Err(e) => {
                 let good = &b[..e.valid_up_to()];
                 let line = good.iter().filter(|c| **c == b'\n').count() + 1;
-                let col = good.len() - good.iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1) + 1;
+                let col =
+                    good.len() - good.iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1) + 1;
                 owned = String::from_utf8_lossy(b).into_owned();
                 (owned.as_str(), Some((line, col)))
             }
@@ -388,7 +393,7 @@ impl Memory {
                     Some(h) => {
                         let lvl = levels[h].unwrap_or(2);
                         let mut end = h + 1;
-                        while end < s.end_line && !levels[end].is_some_and(|l| l <= lvl) {
+                        while end < s.end_line && levels[end].is_none_or(|l| l > lvl) {
                             end += 1;
                         }
                         self.insert_block(h + 1, end, vec![bullet], false);
@@ -446,7 +451,11 @@ impl Memory {
 }
 
 fn one_line(s: &str) -> String {
-    s.split(['\n', '\r']).map(str::trim).filter(|x| !x.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A log entry to append.
@@ -476,11 +485,26 @@ impl NewEntry {
             }
         }
         if self.mode.contains(char::is_whitespace) {
-            errs.push(format!("mode must be a single word (a mode slug), got {:?}", self.mode));
+            errs.push(format!(
+                "mode must be a single word (a mode slug), got {:?}",
+                self.mode
+            ));
         }
-        let fields = [&self.finding, &self.command, &self.achievement, &self.insight, &self.text];
-        if fields.iter().all(|f| f.as_deref().is_none_or(|s| s.trim().is_empty())) {
-            errs.push("an entry needs at least one of finding, command, achievement, insight or text".into());
+        let fields = [
+            &self.finding,
+            &self.command,
+            &self.achievement,
+            &self.insight,
+            &self.text,
+        ];
+        if fields
+            .iter()
+            .all(|f| f.as_deref().is_none_or(|s| s.trim().is_empty()))
+        {
+            errs.push(
+                "an entry needs at least one of finding, command, achievement, insight or text"
+                    .into(),
+            );
         }
         for f in fields.into_iter().flatten() {
             if f.chars().count() > 4000 {
@@ -572,8 +596,14 @@ Intro text kept as is.\n\
     fn structure_problems_are_reported() {
         let m = mem("# System Updates & Status\n# Extra\n# Non-Obvious Implementation Patterns\n");
         let p = m.problems.join("\n");
-        assert!(p.contains("extra top-level section \"# Extra\" at line 2"), "{p}");
-        assert!(p.contains("missing section \"# Development & Debug Commands\""), "{p}");
+        assert!(
+            p.contains("extra top-level section \"# Extra\" at line 2"),
+            "{p}"
+        );
+        assert!(
+            p.contains("missing section \"# Development & Debug Commands\""),
+            "{p}"
+        );
         assert!(p.contains("out of order"), "{p}");
     }
 
@@ -613,10 +643,20 @@ Intro text kept as is.\n\
         let mut m = mem(FILE);
         m.append_bullet("patterns", Some("parsing"), "non-UTF-8 bytes too");
         let text = String::from_utf8(m.to_bytes()).unwrap();
-        assert!(text.contains("## Parsing\n- TSV rows may have epoch times\n- non-UTF-8 bytes too\n\n## [2025"), "{text}");
+        assert!(
+            text.contains(
+                "## Parsing\n- TSV rows may have epoch times\n- non-UTF-8 bytes too\n\n## [2025"
+            ),
+            "{text}"
+        );
         m.append_bullet("patterns", Some("Locks"), "flock sidecars");
         let text = String::from_utf8(m.to_bytes()).unwrap();
-        assert!(text.contains("- Insight: read leniently\n\n## Locks\n\n- flock sidecars\n\n# Development"), "{text}");
+        assert!(
+            text.contains(
+                "- Insight: read leniently\n\n## Locks\n\n- flock sidecars\n\n# Development"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -644,7 +684,10 @@ Intro text kept as is.\n\
             ..Default::default()
         };
         let msg = e.validate().unwrap_err().to_string();
-        assert!(msg.contains("category must be one line without [ or ]"), "{msg}");
+        assert!(
+            msg.contains("category must be one line without [ or ]"),
+            "{msg}"
+        );
         assert!(msg.contains("mode must be a single word"), "{msg}");
         assert!(msg.contains("at least one of"), "{msg}");
     }

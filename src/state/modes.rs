@@ -337,12 +337,7 @@ fn parse_mode(v: &Value, source: ModeSource, notes: &mut Vec<String>) -> Result<
 }
 
 /// Reads one custom-modes file into valid and invalid modes.
-fn read_file(
-    bytes: &[u8],
-    file: &str,
-    source: ModeSource,
-    set: &mut ModeSet,
-) -> Vec<Mode> {
+fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) -> Vec<Mode> {
     let doc = match parse_document(bytes, file) {
         Ok(d) => d,
         Err(e) => {
@@ -372,10 +367,7 @@ fn read_file(
     };
     let mut out: Vec<Mode> = Vec::new();
     for (index, item) in list.iter().enumerate() {
-        let slug = item
-            .get("slug")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let slug = item.get("slug").and_then(Value::as_str).map(str::to_string);
         match parse_mode(item, source, &mut set.problems) {
             Ok(m) if out.iter().any(|o| o.slug == m.slug) => set.invalid.push(InvalidMode {
                 source,
@@ -432,7 +424,12 @@ impl ModeSet {
         let mut v: Vec<(usize, &str)> = self
             .modes
             .iter()
-            .map(|m| (edit_distance(&slug.to_lowercase(), &m.slug.to_lowercase()), m.slug.as_str()))
+            .map(|m| {
+                (
+                    edit_distance(&slug.to_lowercase(), &m.slug.to_lowercase()),
+                    m.slug.as_str(),
+                )
+            })
             .collect();
         v.sort();
         v.into_iter().take(n).map(|(_, s)| s.to_string()).collect()
@@ -549,12 +546,20 @@ mod tests {
         ]}"#;
         let set = load(Some((json.as_bytes(), ".roomodes")), None);
         assert_eq!(set.invalid.len(), 3);
-        assert!(set.invalid[0].reason.contains("letters, numbers and dashes"));
+        assert!(
+            set.invalid[0]
+                .reason
+                .contains("letters, numbers and dashes")
+        );
         assert!(set.invalid[1].reason.contains("listed twice"));
         assert!(set.invalid[2].reason.contains("unknown group \"fly\""));
         let code = set.get("code").unwrap();
         assert_eq!(code.source, ModeSource::Project);
-        assert_eq!(set.slugs()[1], "code", "an override keeps the built-in's place");
+        assert_eq!(
+            set.slugs()[1],
+            "code",
+            "an override keeps the built-in's place"
+        );
         assert!(set.get("ok").is_some());
     }
 
@@ -573,7 +578,11 @@ mod tests {
     fn broken_file_is_reported_with_position() {
         let set = load(Some((b"customModes: [\n  {slug: x,\n", ".roomodes")), None);
         assert_eq!(set.modes.len(), 5);
-        assert!(set.problems[0].starts_with(".roomodes:"), "{:?}", set.problems);
+        assert!(
+            set.problems[0].starts_with(".roomodes:"),
+            "{:?}",
+            set.problems
+        );
     }
 
     #[test]

@@ -376,12 +376,18 @@ mod tests {
             ..Default::default()
         };
         let now = ts("2026-11-21T10:20:00Z");
-        assert_eq!(next_execution(&t, now, &utc()), Some(ts("2026-11-21T11:00:00Z")));
+        assert_eq!(
+            next_execution(&t, now, &utc()),
+            Some(ts("2026-11-21T11:00:00Z"))
+        );
         let t = Timing {
             selected_days: Some([false; 7]),
             ..t
         };
-        assert_eq!(next_execution(&t, now, &utc()), Some(ts("2026-11-21T11:00:00Z")));
+        assert_eq!(
+            next_execution(&t, now, &utc()),
+            Some(ts("2026-11-21T11:00:00Z"))
+        );
     }
 
     #[test]

@@ -409,7 +409,12 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
 // ---- changes (manage_schedules) -------------------------------------------
 
 /// Checks and normalizes one caller-given field. Returns the value to store.
-fn normalize(key: &str, v: &Value, warnings: &mut Vec<String>, modes: &ModeSet) -> Result<Value, String> {
+fn normalize(
+    key: &str,
+    v: &Value,
+    warnings: &mut Vec<String>,
+    modes: &ModeSet,
+) -> Result<Value, String> {
     let as_text = |v: &Value| -> Result<String, String> {
         match v {
             Value::String(s) => Ok(s.trim().to_string()),
@@ -464,7 +469,9 @@ fn normalize(key: &str, v: &Value, warnings: &mut Vec<String>, modes: &ModeSet) 
                     );
                     Ok(Value::String(s))
                 }
-                _ => Err(format!("scheduleType must be \"time\" (or \"completion\"), got {s:?}")),
+                _ => Err(format!(
+                    "scheduleType must be \"time\" (or \"completion\"), got {s:?}"
+                )),
             }
         }
         "timeInterval" => {
@@ -507,7 +514,9 @@ fn normalize(key: &str, v: &Value, warnings: &mut Vec<String>, modes: &ModeSet) 
                         out.insert(d.into(), Value::Bool(*b));
                     }
                     Some(other) => {
-                        return Err(format!("selectedDays.{d} must be true or false, got {other}"));
+                        return Err(format!(
+                            "selectedDays.{d} must be true or false, got {other}"
+                        ));
                     }
                 }
             }
@@ -520,7 +529,9 @@ fn normalize(key: &str, v: &Value, warnings: &mut Vec<String>, modes: &ModeSet) 
             }
             match s.parse::<Date>() {
                 Ok(d) if s.len() == 10 => Ok(Value::String(d.to_string())),
-                _ => Err(format!("{key} must be a date YYYY-MM-DD or \"\", got {s:?}")),
+                _ => Err(format!(
+                    "{key} must be a date YYYY-MM-DD or \"\", got {s:?}"
+                )),
             }
         }
         "startHour" | "expirationHour" => two_digits(23, true),
@@ -614,7 +625,8 @@ fn check_whole(obj: &Map<String, Value>, tz: &TimeZone, warnings: &mut Vec<Strin
     if text(obj, "taskInteraction").as_deref().unwrap_or("wait") == "wait"
         && text(obj, "inactivityDelay").is_some_and(|d| d == "0")
     {
-        errors.push("inactivityDelay must be at least 1 minute when taskInteraction is wait".into());
+        errors
+            .push("inactivityDelay must be at least 1 minute when taskInteraction is wait".into());
     }
     if let (Some(start), Some(exp)) = (
         timing
@@ -637,13 +649,21 @@ fn check_whole(obj: &Map<String, Value>, tz: &TimeZone, warnings: &mut Vec<Strin
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid schedule: {}", errors.join("; "))))
+        Err(Error::invalid(format!(
+            "invalid schedule: {}",
+            errors.join("; ")
+        )))
     }
 }
 
 /// Sets `nextExecutionTime` (and `active: false` when expired) as Roo
 /// Scheduler does after every change.
-fn refresh_next(obj: &mut Map<String, Value>, now: Timestamp, tz: &TimeZone, warnings: &mut Vec<String>) {
+fn refresh_next(
+    obj: &mut Map<String, Value>,
+    now: Timestamp,
+    tz: &TimeZone,
+    warnings: &mut Vec<String>,
+) {
     let st = status(obj, now, tz);
     if !st.active || st.schedule_type != "time" {
         return;
@@ -682,11 +702,19 @@ pub fn create(
     }
     let id = id.to_string();
     let stamp = iso(now);
-    let all_days: Map<String, Value> = DAYS.iter().map(|d| (d.to_string(), Value::Bool(true))).collect();
+    let all_days: Map<String, Value> = DAYS
+        .iter()
+        .map(|d| (d.to_string(), Value::Bool(true)))
+        .collect();
     let mode_name = fields
         .get("mode")
         .and_then(Value::as_str)
-        .and_then(|m| modes.get(m).map(|md| md.name.clone()).or(Some(m.to_string())))
+        .and_then(|m| {
+            modes
+                .get(m)
+                .map(|md| md.name.clone())
+                .or(Some(m.to_string()))
+        })
         .unwrap_or_default();
     let default = |k: &str| -> Value {
         let s = |v: &str| Value::String(v.into());
@@ -773,7 +801,9 @@ pub fn delete(s: &mut Schedules, id: &str) -> Result<Value> {
 
 fn not_found(id: &str, known: &[String]) -> Error {
     if known.is_empty() {
-        Error::NotFound(format!("no schedule with id {id:?}: there are no schedules"))
+        Error::NotFound(format!(
+            "no schedule with id {id:?}: there are no schedules"
+        ))
     } else {
         Error::NotFound(format!(
             "no schedule with id {id:?}; existing ids: {}",
@@ -860,7 +890,10 @@ mod tests {
         let st = status(o, now, &TimeZone::UTC);
         assert!(st.active && st.due && !st.expired);
         // Reference = lastSkippedTime 15:14:00.939 + 10 min -> 15:24:00.
-        assert_eq!(st.next_execution_computed.as_deref(), Some("2026-05-20T15:24:00.000Z"));
+        assert_eq!(
+            st.next_execution_computed.as_deref(),
+            Some("2026-05-20T15:24:00.000Z")
+        );
         assert_eq!(st.selected_days, Vec::<String>::new());
         assert_eq!(st.every.as_deref(), Some("10 minute"));
         assert!(st.problems.is_empty(), "{:?}", st.problems);
@@ -886,13 +919,18 @@ mod tests {
         assert_eq!(o["startHour"], "07");
         assert_eq!(o["modeDisplayName"], "💻 Code");
         assert_eq!(o["nextExecutionTime"], "2026-11-21T13:00:00.000Z");
-        assert!(w.iter().any(|x| x.contains("startHour is ignored")), "{w:?}");
+        assert!(
+            w.iter().any(|x| x.contains("startHour is ignored")),
+            "{w:?}"
+        );
 
         let bad: Map<String, Value> = serde_json::from_str(
             r#"{"name": "", "timeUnit": "week", "id": "1", "intervall": 3, "active": "yes"}"#,
         )
         .unwrap();
-        let e = validate_fields(&bad, &modes, &mut w).unwrap_err().to_string();
+        let e = validate_fields(&bad, &modes, &mut w)
+            .unwrap_err()
+            .to_string();
         for part in [
             "name must not be empty",
             "timeUnit must be minute, hour or day",
@@ -910,19 +948,37 @@ mod tests {
         let mut s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
         let now: Timestamp = "2026-05-20T15:20:00Z".parse().unwrap();
         let mut w = Vec::new();
-        let f: Map<String, Value> = serde_json::from_str(r#"{"timeInterval": "30", "mode": "nope"}"#).unwrap();
+        let f: Map<String, Value> =
+            serde_json::from_str(r#"{"timeInterval": "30", "mode": "nope"}"#).unwrap();
         let f = validate_fields(&f, &modes, &mut w).unwrap();
-        change(&mut s, "1778984464374", Change::Update(f), &modes, now, &TimeZone::UTC, &mut w).unwrap();
+        change(
+            &mut s,
+            "1778984464374",
+            Change::Update(f),
+            &modes,
+            now,
+            &TimeZone::UTC,
+            &mut w,
+        )
+        .unwrap();
         assert!(w[0].contains("not a known mode"));
         let o = s.find("1778984464374").unwrap();
         assert_eq!(o["timeInterval"], "30");
         assert_eq!(o["futureField"]["nested"][1], 2.5);
-        assert_eq!(o.keys().last().unwrap(), "futureField");
+        assert_eq!(o.keys().next_back().unwrap(), "futureField");
         assert_eq!(o["updatedAt"], "2026-05-20T15:20:00.000Z");
         assert_eq!(s.doc["version"], 2);
-        let e = change(&mut s, "nope", Change::SetActive(false), &modes, now, &TimeZone::UTC, &mut w)
-            .unwrap_err()
-            .to_string();
+        let e = change(
+            &mut s,
+            "nope",
+            Change::SetActive(false),
+            &modes,
+            now,
+            &TimeZone::UTC,
+            &mut w,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("existing ids: 1778984464374"), "{e}");
     }
 }

@@ -42,9 +42,7 @@ const PRIORITY: usize = 8;
 
 /// Task priority (SPEC §5.2): `schedule` is top priority, `todo` tasks have a
 /// time limit, `normal` is everything else.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Schedule,
@@ -129,13 +127,18 @@ impl Columns {
         let is_header = cells
             .first()
             .is_some_and(|c| c.trim().eq_ignore_ascii_case("timestamp"))
-            || cells.iter().any(|c| c.trim().eq_ignore_ascii_case("task_id"));
+            || cells
+                .iter()
+                .any(|c| c.trim().eq_ignore_ascii_case("task_id"));
         if !is_header {
             return None;
         }
         let mut idx = [None; 9];
         for (i, cell) in cells.iter().enumerate() {
-            if let Some(k) = NAMES.iter().position(|n| cell.trim().eq_ignore_ascii_case(n)) {
+            if let Some(k) = NAMES
+                .iter()
+                .position(|n| cell.trim().eq_ignore_ascii_case(n))
+            {
                 idx[k].get_or_insert(i);
             }
         }
@@ -215,13 +218,12 @@ impl Reader {
         }
         let mut issues = Vec::new();
         if lossy {
-            issues.push("contains bytes that are not UTF-8 (read with replacement characters)".into());
+            issues.push(
+                "contains bytes that are not UTF-8 (read with replacement characters)".into(),
+            );
         }
         if n != self.columns.count {
-            issues.push(format!(
-                "has {n} columns, expected {}",
-                self.columns.count
-            ));
+            issues.push(format!("has {n} columns, expected {}", self.columns.count));
         }
         let get = |k: usize| -> &'a str {
             match self.columns.idx[k] {
@@ -263,9 +265,7 @@ impl Reader {
                         issues.push(format!("duration {dur_cell:?} is not whole seconds"));
                         duration_s = Some(f.round() as u64);
                     }
-                    _ => issues.push(format!(
-                        "duration {dur_cell:?} is not a number of seconds"
-                    )),
+                    _ => issues.push(format!("duration {dur_cell:?} is not a number of seconds")),
                 },
             }
         }
@@ -528,6 +528,8 @@ pub struct TimingIndex {
     reader: Reader,
     pub open: OpenTracker,
     pub rows: u64,
+    /// Number of the last line seen (the next append lands on the line after).
+    pub last_line: u64,
 }
 
 impl crate::state::atomic::LogIndex for TimingIndex {
@@ -540,6 +542,7 @@ impl crate::state::atomic::LogIndex for TimingIndex {
     }
 
     fn ingest(&mut self, line: &[u8], line_no: u64) {
+        self.last_line = line_no;
         let (text, lossy) = decode(line);
         if let Line::Row(row) = self.reader.read(&text, lossy, line_no) {
             self.rows += 1;
@@ -837,7 +840,11 @@ pub fn summarize<R: BufRead>(mut input: R, opt: &SummaryOptions) -> std::io::Res
 
 fn group_key<'a>(g: GroupBy, row: &Row<'a>, tz: &jiff::tz::TimeZone) -> Cow<'a, str> {
     match g {
-        GroupBy::Mode => Cow::Borrowed(if row.mode.is_empty() { "(none)" } else { row.mode }),
+        GroupBy::Mode => Cow::Borrowed(if row.mode.is_empty() {
+            "(none)"
+        } else {
+            row.mode
+        }),
         GroupBy::Priority => Cow::Borrowed(row.priority.as_str()),
         GroupBy::Task => Cow::Borrowed(if row.task_id.is_empty() {
             "(none)"
@@ -900,7 +907,10 @@ mod tests {
         assert!(i2.contains("has 4 columns, expected 9"), "{i2}");
         let i3 = r[2].1.join("; ");
         assert!(i3.contains("has 10 columns"), "{i3}");
-        assert!(i3.contains("start_time \"not-a-time\" is not a time"), "{i3}");
+        assert!(
+            i3.contains("start_time \"not-a-time\" is not a time"),
+            "{i3}"
+        );
         assert!(i3.contains("not whole seconds"), "{i3}");
         assert!(i3.contains("priority \"URGENT\""), "{i3}");
     }
@@ -912,7 +922,11 @@ mod tests {
         let mut got = None;
         for (i, l) in text.lines().enumerate() {
             if let Line::Row(row) = r.read(l, false, i as u64 + 1) {
-                got = Some((row.task_id.to_string(), row.duration_s, row.mode.to_string()));
+                got = Some((
+                    row.task_id.to_string(),
+                    row.duration_s,
+                    row.mode.to_string(),
+                ));
             }
         }
         assert_eq!(got, Some(("abc".into(), Some(42), "debug".into())));

@@ -56,9 +56,8 @@ pub struct Todo {
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:(?:[-*+]|\d+[.)])\s+)?\[\s*([xX~-]?)\s*\]\s+(\S.*)$").expect("static regex")
 });
-static DETAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[-*+]\s+\*\*([^*]+?):?\*\*:?\s*(.*)$").expect("static regex")
-});
+static DETAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[-*+]\s+\*\*([^*]+?):?\*\*:?\s*(.*)$").expect("static regex"));
 
 fn indent_width(line: &str) -> usize {
     let mut w = 0;
@@ -105,7 +104,14 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
         let hashes = raw.bytes().take_while(|b| *b == b'#').count();
         if (1..=6).contains(&hashes) && raw[hashes..].starts_with([' ', '\t']) {
             headings.retain(|(l, _)| *l < hashes);
-            headings.push((hashes, raw[hashes..].trim().trim_end_matches('#').trim().to_string()));
+            headings.push((
+                hashes,
+                raw[hashes..]
+                    .trim()
+                    .trim_end_matches('#')
+                    .trim()
+                    .to_string(),
+            ));
             stack.clear();
             continue;
         }

@@ -1,0 +1,289 @@
+//! Command line (SPEC §2): flags, `--info`, `tools`, `call`, and starting
+//! the transport. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
+//! bad config.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::server::Server;
+use crate::state::{FileHealth, Project};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loop-orchestrator",
+    version,
+    about = "MCP server for schedule-driven development loops (Roo Code / Cline)",
+    long_about = "MCP server for schedule-driven development loops. Serves Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md, TODO.md and .roomodes of a project root to coding agents over stdio.\n\nExit codes: 0 ok, 1 runtime failure (or an unhealthy --info / a failed call), 2 bad usage or bad configuration."
+)]
+struct Cli {
+    /// Project root (default: the current directory).
+    #[arg(
+        long,
+        env = "LOOP_ORCHESTRATOR_ROOT",
+        global = true,
+        value_name = "DIR"
+    )]
+    root: Option<PathBuf>,
+    /// auto: stdio when stdin is not a terminal; stdio: MCP over stdin/stdout;
+    /// http: not available in this version.
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    mode: Mode,
+    /// HTTP bind address (for --mode http).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// HTTP port (for --mode http).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Bearer token required on HTTP routes (for --mode http).
+    #[arg(long, env = "LOOP_ORCHESTRATOR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Stateless JSON responses on /mcp (for --mode http).
+    #[arg(long)]
+    stateless: bool,
+    /// Allow a non-loopback bind without a token (for --mode http).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Configuration file (default: .roo/orchestrator.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the health of every state file as JSON and exit (0 healthy, 1 not).
+    #[arg(long)]
+    info: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Auto,
+    Stdio,
+    Http,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one tool and print its JSON result (the same code path as MCP calls).
+    Call {
+        /// Tool name, e.g. get_schedule_status.
+        tool: String,
+        /// Arguments as a JSON object (default {}); "-" reads them from stdin.
+        json_args: Option<String>,
+    },
+    /// List the tools with one-line descriptions.
+    Tools,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging();
+    let root = match &cli.root {
+        Some(r) => r.clone(),
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(2, &format!("cannot determine the current directory: {e}")),
+        },
+    };
+    let config = match Config::load(&root, cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    if cli.info {
+        return info(config);
+    }
+    match cli.command {
+        Some(Command::Tools) => tools(config),
+        Some(Command::Call { tool, json_args }) => call(config, &tool, json_args.as_deref()),
+        None => serve(config, &cli),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("loop-orchestrator: {msg}");
+    ExitCode::from(code)
+}
+
+fn print_json<T: Serialize>(v: &T) -> bool {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => {
+            println!("{s}");
+            true
+        }
+        Err(e) => {
+            eprintln!("loop-orchestrator: cannot print the result: {e}");
+            false
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Info {
+    name: &'static str,
+    version: &'static str,
+    root: String,
+    config: String,
+    timezone: String,
+    healthy: bool,
+    tool_count: usize,
+    files: Vec<FileHealth>,
+}
+
+fn info(config: Config) -> ExitCode {
+    let project = Arc::new(Project::open(config));
+    let files = project.health();
+    let healthy = files.iter().all(|f| f.parses);
+    let info = Info {
+        name: env!("CARGO_PKG_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+        root: project.config.root.display().to_string(),
+        config: project.config.source.to_string(),
+        timezone: project.config.timezone.name.clone(),
+        healthy,
+        tool_count: Server::new(Arc::clone(&project)).tools().len(),
+        files,
+    };
+    if !print_json(&info) {
+        return ExitCode::from(1);
+    }
+    ExitCode::from(if healthy { 0 } else { 1 })
+}
+
+fn tools(config: Config) -> ExitCode {
+    let server = Server::new(Arc::new(Project::open(config)));
+    for t in server.tools() {
+        let desc = t.description.as_deref().unwrap_or("");
+        let first = desc
+            .split(". ")
+            .next()
+            .unwrap_or(desc)
+            .trim_end_matches('.');
+        println!("{:<26} {first}", t.name);
+    }
+    ExitCode::SUCCESS
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
+    let text = match json_args {
+        Some("-") => {
+            let mut s = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                return fail(2, &format!("cannot read the arguments from stdin: {e}"));
+            }
+            s
+        }
+        Some(s) => s.to_string(),
+        None => "{}".to_string(),
+    };
+    let args = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => m,
+        Ok(other) => {
+            return fail(
+                2,
+                &format!(
+                    "JSON_ARGS must be a JSON object like {{\"key\": \"value\"}}, got {other}"
+                ),
+            );
+        }
+        Err(e) => {
+            let (line, col) = (e.line(), e.column());
+            return fail(2, &format!("JSON_ARGS:{line}:{col}: {e}"));
+        }
+    };
+    let project = Arc::new(Project::open(config));
+    let server = Server::new(Arc::clone(&project));
+    if !server.tools().iter().any(|t| t.name == tool) {
+        let names: Vec<String> = server.tools().iter().map(|t| t.name.to_string()).collect();
+        return fail(
+            2,
+            &format!("unknown tool {tool:?}; tools: {}", names.join(", ")),
+        );
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    };
+    let outcome = rt.block_on(crate::transport::in_process_call(server, tool, args));
+    project.close();
+    match outcome {
+        Ok(result) => {
+            if result.is_error == Some(true) {
+                let msg = result
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return fail(1, &format!("{tool}: {msg}"));
+            }
+            let value = result.structured_content.unwrap_or(Value::Null);
+            if print_json(&value) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => fail(1, &format!("{tool}: {e}")),
+    }
+}
+
+fn serve(config: Config, cli: &Cli) -> ExitCode {
+    let mode = match cli.mode {
+        Mode::Auto if std::io::stdin().is_terminal() => {
+            return fail(
+                2,
+                "stdin is a terminal. loop-orchestrator speaks MCP over stdio: add it to your MCP client's settings (see the README), or try `loop-orchestrator --info`, `loop-orchestrator tools` or `loop-orchestrator call TOOL JSON`. (--mode http is not available in this version.)",
+            );
+        }
+        Mode::Auto => Mode::Stdio,
+        m => m,
+    };
+    if mode == Mode::Http {
+        return fail(
+            2,
+            "--mode http is not available in this version yet; use --mode stdio (the default when an MCP client starts the server)",
+        );
+    }
+    let project = Arc::new(Project::open(config));
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    };
+    let server = Server::new(Arc::clone(&project));
+    let result = rt.block_on(crate::transport::stdio::serve(server));
+    // Every queued append is durable before the process exits.
+    project.close();
+    drop(rt);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, &e),
+    }
+}
