@@ -107,7 +107,11 @@ pub fn parse(bytes: Option<&[u8]>, rel: &str) -> Result<Schedules> {
         path: rel.to_string(),
         line: e.line(),
         column: e.column(),
-        message: format!("not valid JSON: {e}"),
+        message: format!(
+            "not valid JSON: {}",
+            e.to_string()
+                .trim_end_matches(&format!(" at line {} column {}", e.line(), e.column()))
+        ),
     })?;
     let Value::Object(doc) = value else {
         return Err(Error::Corrupt {

@@ -14,9 +14,11 @@ use rmcp::Json;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 
-use super::{ToolResult, blocking};
+use super::{ToolError, ToolResult, blocking};
 use crate::server::Server;
 
+/// Shapes a tool's outcome. (Tool functions spell out `Result<Json<T>, _>`:
+/// rmcp derives the output schema from that exact form.)
 fn ok<T>(r: crate::error::Result<T>) -> ToolResult<T> {
     r.map(Json).map_err(Into::into)
 }
@@ -39,7 +41,7 @@ impl Server {
     pub async fn get_schedule_status(
         &self,
         Parameters(args): Parameters<schedules::StatusArgs>,
-    ) -> ToolResult<schedules::StatusOut> {
+    ) -> Result<Json<schedules::StatusOut>, ToolError> {
         ok(schedules::status(&self.project, args))
     }
 
@@ -57,7 +59,7 @@ impl Server {
     pub async fn manage_schedules(
         &self,
         Parameters(args): Parameters<schedules::ManageArgs>,
-    ) -> ToolResult<schedules::ManageOut> {
+    ) -> Result<Json<schedules::ManageOut>, ToolError> {
         let project = Arc::clone(&self.project);
         ok(blocking(move || schedules::manage(&project, args)).await)
     }
@@ -76,7 +78,7 @@ impl Server {
     pub async fn track_task_time(
         &self,
         Parameters(args): Parameters<timing::TrackArgs>,
-    ) -> ToolResult<timing::TrackOut> {
+    ) -> Result<Json<timing::TrackOut>, ToolError> {
         ok(timing::track(Arc::clone(&self.project), args).await)
     }
 
@@ -94,7 +96,7 @@ impl Server {
     pub async fn get_time_tracking(
         &self,
         Parameters(args): Parameters<timing::TrackingArgs>,
-    ) -> ToolResult<timing::TrackingOut> {
+    ) -> Result<Json<timing::TrackingOut>, ToolError> {
         let project = Arc::clone(&self.project);
         ok(blocking(move || timing::tracking(&project, args)).await)
     }
@@ -113,7 +115,7 @@ impl Server {
     pub async fn get_persistent_memory(
         &self,
         Parameters(args): Parameters<memory::GetArgs>,
-    ) -> ToolResult<memory::GetOut> {
+    ) -> Result<Json<memory::GetOut>, ToolError> {
         ok(memory::get(&self.project, args))
     }
 
@@ -131,7 +133,7 @@ impl Server {
     pub async fn update_persistent_memory(
         &self,
         Parameters(args): Parameters<memory::UpdateArgs>,
-    ) -> ToolResult<memory::UpdateOut> {
+    ) -> Result<Json<memory::UpdateOut>, ToolError> {
         let project = Arc::clone(&self.project);
         ok(blocking(move || memory::update(&project, args)).await)
     }
@@ -150,7 +152,7 @@ impl Server {
     pub async fn get_todo_status(
         &self,
         Parameters(args): Parameters<todo::TodoArgs>,
-    ) -> ToolResult<todo::TodoOut> {
+    ) -> Result<Json<todo::TodoOut>, ToolError> {
         ok(todo::status(&self.project, args))
     }
 
@@ -168,7 +170,7 @@ impl Server {
     pub async fn delegate_task(
         &self,
         Parameters(args): Parameters<delegate::DelegateArgs>,
-    ) -> ToolResult<delegate::DelegateOut> {
+    ) -> Result<Json<delegate::DelegateOut>, ToolError> {
         ok(delegate::delegate(Arc::clone(&self.project), args).await)
     }
 }

@@ -1,0 +1,117 @@
+//! Shared helpers: start the real binary, speak MCP to it, copy fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+
+pub type Client = RunningService<RoleClient, ()>;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_loop-orchestrator"))
+}
+
+/// A temporary project root holding a copy of `tests/fixtures/<name>`
+/// (an empty root for "empty").
+pub fn root_with(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    if src.exists() {
+        copy_dir(&src, dir.path());
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Starts `loop-orchestrator --root ROOT --mode stdio` and connects.
+pub async fn connect(root: &Path) -> Client {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.arg("--root").arg(root).arg("--mode").arg("stdio");
+    let transport = TokioChildProcess::new(cmd).expect("spawn server");
+    ().serve(transport).await.expect("initialize")
+}
+
+pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(map) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
+}
+
+/// The structured result of a successful call.
+pub async fn ok(client: &Client, tool: &str, args: Value) -> Value {
+    let r = call(client, tool, args.clone()).await;
+    assert_ne!(
+        r.is_error,
+        Some(true),
+        "{tool} {args} failed: {:?}",
+        text(&r)
+    );
+    let v = r.structured_content.clone().expect("structured content");
+    // Older clients read the text copy: it must be the same JSON.
+    let t: Value = serde_json::from_str(&text(&r)).expect("text is JSON");
+    assert_eq!(t, v, "text content and structuredContent differ");
+    v
+}
+
+/// The message of a failed call.
+pub async fn err(client: &Client, tool: &str, args: Value) -> String {
+    let r = call(client, tool, args.clone()).await;
+    assert_eq!(r.is_error, Some(true), "{tool} {args} should fail: {:?}", r.structured_content);
+    text(&r)
+}
+
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every file under `root` (except lock files) with its bytes.
+pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if rel.starts_with(".roo/.locks") {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            walk(root, &p, out);
+        } else {
+            out.push((rel, std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+pub fn read(root: &Path, rel: &str) -> String {
+    String::from_utf8_lossy(&std::fs::read(root.join(rel)).unwrap()).into_owned()
+}
