@@ -70,6 +70,16 @@ impl Backups {
     }
 
     fn prune(&self, folder: &Path, folder_rel: &str) -> Result<()> {
+        // Temp files here were left by a writer killed mid-backup: only the
+        // holder of the file's lock (the caller) writes backups of it.
+        if let Ok(entries) = fs::read_dir(folder) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         let mut names = Self::names(folder, folder_rel)?;
         if names.len() <= self.keep {
             return Ok(());

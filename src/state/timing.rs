@@ -40,7 +40,7 @@ const TASK: usize = 6;
 const RESULT: usize = 7;
 const PRIORITY: usize = 8;
 
-/// Task priority (SPEC §5.2): `schedule` is top priority, `todo` tasks have a
+/// Task priority: `schedule` is top priority, `todo` tasks have a
 /// time limit, `normal` is everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -19,7 +19,9 @@ pub fn bin() -> PathBuf {
 /// (an empty root for "empty").
 pub fn root_with(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     if src.exists() {
         copy_dir(&src, dir.path());
     }
@@ -76,7 +78,12 @@ pub async fn ok(client: &Client, tool: &str, args: Value) -> Value {
 /// The message of a failed call.
 pub async fn err(client: &Client, tool: &str, args: Value) -> String {
     let r = call(client, tool, args.clone()).await;
-    assert_eq!(r.is_error, Some(true), "{tool} {args} should fail: {:?}", r.structured_content);
+    assert_eq!(
+        r.is_error,
+        Some(true),
+        "{tool} {args} should fail: {:?}",
+        r.structured_content
+    );
     text(&r)
 }
 

@@ -1,0 +1,246 @@
+//! Several server processes on one root, and writers killed mid-write.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const CLIENTS: usize = 4;
+const ROUNDS: usize = 25;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_processes_writing_at_once_lose_nothing_and_never_interleave() {
+    let root = root_with("empty");
+    std::fs::create_dir_all(root.path().join(".roo")).unwrap();
+    std::fs::write(
+        root.path().join(".roo/orchestrator.toml"),
+        "[memory]\nline_limit = 5000\n",
+    )
+    .unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        clients.push(connect(root.path()).await);
+    }
+    let mut tasks = Vec::new();
+    for (c, client) in clients.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..ROUNDS {
+                let tag = format!("c{c}-{i}");
+                // Three writers of three files, all in flight at once.
+                let (a, b, m) = tokio::join!(
+                    ok(
+                        &client,
+                        "track_task_time",
+                        json!({"action": "record", "task": format!("task {tag}"), "mode": "code",
+                               "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:01:00Z"}),
+                    ),
+                    ok(
+                        &client,
+                        "manage_schedules",
+                        json!({"action": "create", "schedule": {"name": format!("schedule {tag}"),
+                               "mode": "code", "taskInstructions": "x"}}),
+                    ),
+                    ok(
+                        &client,
+                        "update_persistent_memory",
+                        json!({"section": "updates", "mode": "code", "category": tag,
+                               "finding": format!("finding {tag}")}),
+                    ),
+                );
+                assert!(a["row"]["line"].as_u64().is_some());
+                assert_eq!(b["changed"], true);
+                assert!(m["line"].as_u64().is_some());
+            }
+            client.cancel().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    let n = CLIENTS * ROUNDS;
+    // The TSV: one header, every row once, whole lines only.
+    let tsv = read(root.path(), "task_timing.tsv");
+    assert!(tsv.ends_with('\n'));
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(lines.len(), n + 1, "header + one row per record");
+    assert!(lines[0].starts_with("timestamp\tmode\ttask_id"));
+    for l in &lines[1..] {
+        assert_eq!(l.split('\t').count(), 9, "interleaved or torn row: {l:?}");
+    }
+    for c in 0..CLIENTS {
+        for i in 0..ROUNDS {
+            let needle = format!("\ttask c{c}-{i}\t");
+            assert_eq!(tsv.matches(&needle).count(), 1, "{needle}");
+        }
+    }
+    // The schedules: every create kept, ids unique, still Roo's format.
+    let text = read(root.path(), ".roo/schedules.json");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let list = doc["schedules"].as_array().unwrap();
+    assert_eq!(list.len(), n);
+    let mut ids: Vec<&str> = list.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate ids");
+    for c in 0..CLIENTS {
+        for i in 0..ROUNDS {
+            let name = format!("schedule c{c}-{i}");
+            assert_eq!(
+                list.iter().filter(|s| s["name"] == name.as_str()).count(),
+                1,
+                "{name}"
+            );
+        }
+    }
+    // The memory: every entry present, each heading followed by its bullet.
+    let mem = read(root.path(), "persistent-memory.md");
+    let lines: Vec<&str> = mem.lines().collect();
+    let mut seen = 0;
+    for (k, l) in lines.iter().enumerate() {
+        if let Some(rest) = l.strip_prefix("## [") {
+            let tag = rest.rsplit("- [").next().unwrap().trim_end_matches(']');
+            assert_eq!(
+                lines[k + 1],
+                format!("- Finding: finding {tag}"),
+                "entry torn apart"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, n);
+}
+
+/// Sends MCP requests to a fresh server over raw stdio and kills it after
+/// `delay`, while writes are in flight.
+fn run_and_kill(root: &std::path::Path, delay: Duration, seed: usize) {
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .arg("--mode")
+        .arg("stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut msgs = vec![
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "killer", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    ];
+    for i in 0..60 {
+        let id = 1 + i;
+        let call = |name: &str, args: Value| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                   "params": {"name": name, "arguments": args}})
+        };
+        msgs.push(match i % 3 {
+            0 => call(
+                "manage_schedules",
+                json!({"action": "update", "schedule_id": "1754086716471",
+                       "fields": {"taskInstructions": format!("run {seed}-{i} {}", "x".repeat(i * 50))}}),
+            ),
+            1 => call(
+                "update_persistent_memory",
+                json!({"section": "updates", "mode": "code", "category": format!("k{seed}-{i}"),
+                       "finding": "y".repeat(200), "on_overflow": "archive"}),
+            ),
+            _ => call(
+                "track_task_time",
+                json!({"action": "record", "task": format!("kill {seed}-{i}"),
+                       "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:05Z"}),
+            ),
+        });
+    }
+    let mut payload = String::new();
+    for m in msgs {
+        payload.push_str(&m.to_string());
+        payload.push('\n');
+    }
+    let _ = stdin.write_all(payload.as_bytes());
+    std::thread::sleep(delay);
+    // SIGKILL: no chance to clean up.
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdin);
+}
+
+fn assert_whole(root: &std::path::Path) {
+    let text = read(root, ".roo/schedules.json");
+    let doc: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("schedules.json torn by a kill: {e}\n{text}"));
+    assert_eq!(doc["schedules"].as_array().unwrap().len(), 2);
+    assert!(!text.ends_with('\n'));
+    let mem = read(root, "persistent-memory.md");
+    assert!(mem.ends_with('\n'), "memory file cut short");
+    for (k, l) in mem.lines().enumerate() {
+        if l.starts_with("## [") && l.contains("] [code] - [k") {
+            let next = mem.lines().nth(k + 1).unwrap_or("");
+            assert!(
+                next.starts_with("- Finding: yyyy"),
+                "entry cut: {l:?} then {next:?}"
+            );
+        }
+    }
+    let tsv = std::fs::read(root.join("task_timing.tsv")).unwrap();
+    let tsv = String::from_utf8_lossy(&tsv);
+    for l in tsv.lines().filter(|l| l.contains("\tkill ")) {
+        assert_eq!(l.split('\t').count(), 9, "torn row {l:?}");
+        assert!(l.ends_with("\tcompleted\tnormal"), "torn row {l:?}");
+    }
+}
+
+#[test]
+fn a_writer_killed_mid_write_leaves_whole_files() {
+    let root = root_with("messy");
+    std::fs::write(
+        root.path().join(".roo/orchestrator.toml"),
+        "[memory]\nline_limit = 60\n",
+    )
+    .unwrap();
+    for round in 0..24 {
+        // Spread kills from "during start-up" to "deep in the writes".
+        let delay = Duration::from_millis(3 + (round as u64 * 7) % 60);
+        run_and_kill(root.path(), delay, round);
+        assert_whole(root.path());
+    }
+    // Some writes happened, and a later clean writer removes any temp file a
+    // killed one left behind.
+    assert!(read(root.path(), "task_timing.tsv").contains("\tkill "));
+    let out = Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args([
+            "call",
+            "manage_schedules",
+            r#"{"action": "update", "schedule_id": "1754086716471", "fields": {"name": "after"}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(root.path().join(".roo"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let backups = root.path().join(".roo/backups/.roo/schedules.json");
+    let names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    assert!(names.len() <= 20, "retention keeps 20: {}", names.len());
+    assert_whole(root.path());
+}
