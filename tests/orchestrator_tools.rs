@@ -881,7 +881,11 @@ async fn delegate_task_prepares_new_task_logs_and_tracks_time() {
     .await;
     assert_eq!(v["delegations"].as_array().unwrap().len(), 2);
     let timing = read(root.path(), "task_timing.tsv");
-    assert!(timing.contains(&format!("\t{id}\t")) && timing.contains("\tfixed\t") == false);
+    let stop_row = timing
+        .lines()
+        .rfind(|l| l.contains(&format!("\t{id}\t")))
+        .unwrap();
+    assert!(stop_row.ends_with("\tcompleted\ttodo"), "{stop_row}");
     assert_eq!(
         timing.matches(&format!("\t{id}\t")).count(),
         2,

@@ -1,0 +1,266 @@
+//! State-layer benchmarks (SPEC §11), run with `cargo bench --bench state`.
+//!
+//! A plain harness (no criterion) because the targets are about tails and
+//! throughput: it prints medians, p99s and rates next to this disk's own
+//! fsync time, so the figures can be compared across machines as ratios.
+//!
+//! Set `BENCH_ROWS` to change the size of the generated TSV (default
+//! 1,000,000 rows).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loop_orchestrator::config::Config;
+use loop_orchestrator::state::Project;
+use loop_orchestrator::tools::orchestrator::{memory, schedules, timing};
+use serde_json::json;
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn report(name: &str, mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    let (p50, p99) = (percentile(&v, 0.5), percentile(&v, 0.99));
+    println!(
+        "{name:<44} n={:<6} p50={:>9.1} µs  p99={:>9.1} µs",
+        v.len(),
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
+    (p50, p99)
+}
+
+fn project(dir: &std::path::Path) -> Arc<Project> {
+    std::fs::create_dir_all(dir.join(".roo")).unwrap();
+    std::fs::write(
+        dir.join(".roo/orchestrator.toml"),
+        "[memory]\nline_limit = 300\n[backups]\nkeep = 20\n",
+    )
+    .unwrap();
+    Arc::new(Project::open(Config::load(dir, None).unwrap()))
+}
+
+fn record_args(i: usize) -> timing::TrackArgs {
+    serde_json::from_value(json!({
+        "action": "record", "task": format!("bench task {i}"), "mode": "code",
+        "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:10:00Z"
+    }))
+    .unwrap()
+}
+
+fn main() {
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&base).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "machine: {} cores; files on {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        base.display()
+    );
+
+    // 0. This disk's fsync time: append 100 bytes + fdatasync.
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.path().join("fsync.bin"))
+        .unwrap();
+    let mut v = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        f.write_all(&[b'x'; 100]).unwrap();
+        f.sync_data().unwrap();
+        v.push(t.elapsed());
+    }
+    let (fsync_p50, fsync_p99) = report("disk: 100-byte append + fdatasync", v);
+
+    // 1. Durable append, one writer (track_task_time record).
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let p = project(dir.path());
+    let mut v = Vec::new();
+    rt.block_on(async {
+        for i in 0..2000 {
+            let t = Instant::now();
+            timing::track(Arc::clone(&p), record_args(i)).await.unwrap();
+            v.push(t.elapsed());
+        }
+    });
+    let (_, a_p99) = report("track_task_time record, 1 writer", v);
+    println!(
+        "    -> p99 / fsync p50 = {:.2} (target <= 2), p99 / fsync p99 = {:.2}",
+        a_p99.as_secs_f64() / fsync_p50.as_secs_f64(),
+        a_p99.as_secs_f64() / fsync_p99.as_secs_f64()
+    );
+    p.close();
+
+    // 2. Durable append, 32 concurrent writers (group commit).
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let p = project(dir.path());
+    let per = 500;
+    let start = Instant::now();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..32 {
+            let p = Arc::clone(&p);
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per {
+                    timing::track(Arc::clone(&p), record_args(w * per + i))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let rows = std::fs::read_to_string(dir.path().join("task_timing.tsv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(rows, 32 * per);
+    println!(
+        "{:<44} {:>9.0} appends/s ({} rows in {:.2} s; target >= 10000)",
+        "track_task_time record, 32 writers",
+        rows as f64 / secs,
+        rows,
+        secs
+    );
+    p.close();
+
+    // 3. Schedule update (locked read-modify-write + backup + atomic replace).
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let p = project(dir.path());
+    let created = schedules::manage(
+        &p,
+        serde_json::from_value(json!({"action": "create", "schedule": {
+            "name": "bench", "mode": "code", "taskInstructions": "x", "timeInterval": "10", "timeUnit": "minute"}}))
+        .unwrap(),
+    )
+    .unwrap();
+    let id = created.schedule.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..9 {
+        schedules::manage(
+            &p,
+            serde_json::from_value(json!({"action": "create", "schedule": {
+                "name": format!("other {i}"), "mode": "code", "taskInstructions": "y".repeat(500)}}))
+            .unwrap(),
+        )
+        .unwrap();
+    }
+    let mut v = Vec::new();
+    for i in 0..300 {
+        let args = serde_json::from_value(json!({"action": "update", "schedule_id": id,
+            "fields": {"timeInterval": (i % 50 + 1).to_string()}}))
+        .unwrap();
+        let t = Instant::now();
+        schedules::manage(&p, args).unwrap();
+        v.push(t.elapsed());
+    }
+    report("manage_schedules update (10 schedules)", v);
+
+    // 4. Memory update near the limit (entry + archive of the oldest).
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let p = project(dir.path());
+    let mut v = Vec::new();
+    for i in 0..300 {
+        let args = serde_json::from_value(json!({"section": "updates", "mode": "code",
+            "category": format!("Bench {i}"), "finding": "f".repeat(120), "on_overflow": "archive"}))
+        .unwrap();
+        let t = Instant::now();
+        memory::update(&p, args).unwrap();
+        v.push(t.elapsed());
+    }
+    report("update_persistent_memory (archiving at 300)", v);
+
+    // 5. get_time_tracking over a large generated TSV, in process and through
+    //    the real binary (wall time and peak RSS of that process).
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let p = project(dir.path());
+    {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(dir.path().join("task_timing.tsv")).unwrap(),
+        );
+        writeln!(
+            w,
+            "timestamp\tmode\ttask_id\tstart_time\tend_time\tduration\ttask\tresult\tpriority"
+        )
+        .unwrap();
+        let modes = ["code", "debug", "architect", "ask", "orchestrator"];
+        let prio = ["todo", "schedule", "normal"];
+        for i in 0..rows {
+            let ms = 1_767_225_600_000i64 + i as i64 * 60_000;
+            let s = loop_orchestrator::state::time::iso_ms(ms);
+            let e = loop_orchestrator::state::time::iso_ms(ms + (i as i64 % 5000) * 1000);
+            writeln!(
+                w,
+                "{e}\t{}\tt{i}\t{s}\t{e}\t{}\tGenerated task number {i}\tcompleted\t{}",
+                modes[i % 5],
+                i % 5000,
+                prio[i % 3]
+            )
+            .unwrap();
+        }
+    }
+    let size = std::fs::metadata(dir.path().join("task_timing.tsv"))
+        .unwrap()
+        .len();
+    let mut v = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = timing::tracking(
+            &p,
+            serde_json::from_value(json!({"group_by": "mode"})).unwrap(),
+        )
+        .unwrap();
+        v.push(t.elapsed());
+        assert_eq!(out.summary.rows_total as usize, rows);
+    }
+    v.sort();
+    println!(
+        "{:<44} {:>9.0} ms median of 3 ({rows} rows, {:.0} MB; target < 1000 ms)",
+        "get_time_tracking in process, group_by mode",
+        v[1].as_secs_f64() * 1e3,
+        size as f64 / 1e6
+    );
+    let mut walls = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_loop-orchestrator"))
+            .arg("--root")
+            .arg(dir.path())
+            .args(["call", "get_time_tracking", r#"{"group_by": "mode"}"#])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        walls.push(t.elapsed());
+    }
+    walls.sort();
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we pass; RUSAGE_CHILDREN covers the
+    // processes started above.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!(
+        "{:<44} {:>9.0} ms median of 3, peak RSS {:.1} MB (target < 64 MB)",
+        "get_time_tracking via `loop-orchestrator call`",
+        walls[1].as_secs_f64() * 1e3,
+        usage.ru_maxrss as f64 / 1024.0
+    );
+    p.close();
+}
