@@ -174,15 +174,35 @@ fn info(config: Config) -> ExitCode {
 fn tools(config: Config) -> ExitCode {
     let server = Server::new(Arc::new(Project::open(config)));
     for t in server.tools() {
-        let desc = t.description.as_deref().unwrap_or("");
-        let first = desc
-            .split(". ")
-            .next()
-            .unwrap_or(desc)
-            .trim_end_matches('.');
-        println!("{:<26} {first}", t.name);
+        let desc = summary(t.description.as_deref().unwrap_or(""));
+        println!("{:<26} {desc}", t.name);
     }
     ExitCode::SUCCESS
+}
+
+/// The first sentence of a description, at most 100 characters.
+fn summary(desc: &str) -> String {
+    let end = [". ", ": ", "; "]
+        .iter()
+        .filter_map(|p| desc.find(p))
+        .min()
+        .unwrap_or(desc.len());
+    let first = desc[..end].trim().trim_end_matches('.');
+    if first.chars().count() <= 100 {
+        return first.to_string();
+    }
+    let mut out = String::new();
+    for word in first.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 1 > 99 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.push('…');
+    out
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -60,33 +60,13 @@ const FIELD_ORDER: [&str; 25] = [
     "updatedAt",
 ];
 
-/// Fields a caller may set.
-pub const SETTABLE: [&str; 21] = [
-    "name",
-    "mode",
-    "taskInstructions",
-    "scheduleType",
-    "timeInterval",
-    "timeUnit",
-    "selectedDays",
-    "startDate",
-    "startHour",
-    "startMinute",
-    "expirationDate",
-    "expirationHour",
-    "expirationMinute",
-    "requireActivity",
-    "active",
-    "taskInteraction",
-    "inactivityDelay",
-    "modeDisplayName",
-    "lastExecutionTime",
-    "lastSkippedTime",
-    "lastTaskId",
-];
-
 /// Fields only the server sets.
 const MANAGED: [&str; 4] = ["id", "createdAt", "updatedAt", "nextExecutionTime"];
+
+/// Fields a caller may set: the known ones the server does not manage.
+fn settable() -> impl Iterator<Item = &'static str> {
+    FIELD_ORDER.into_iter().filter(|k| !MANAGED.contains(k))
+}
 
 /// Parses the file; a missing file is an empty list. A file that is not
 /// JSON, or whose `schedules` is not a list, is corrupt (never rewritten).
@@ -592,10 +572,10 @@ pub fn validate_fields(
             errors.push(format!("{k} is set by the server and cannot be given"));
             continue;
         }
-        if !SETTABLE.contains(&k.as_str()) {
+        if !settable().any(|f| f == k) {
             errors.push(format!(
                 "unknown field {k:?} (fields use Roo Scheduler's camelCase names: {})",
-                SETTABLE.join(", ")
+                settable().collect::<Vec<_>>().join(", ")
             ));
             continue;
         }

@@ -389,6 +389,22 @@ pub struct NewRow {
 }
 
 impl NewRow {
+    /// The row as returned to callers, once written at `line`.
+    pub fn to_out(&self, line: u64) -> RowOut {
+        RowOut {
+            line,
+            timestamp: iso_ms(self.timestamp_ms),
+            mode: self.mode.clone(),
+            task_id: self.task_id.clone(),
+            start_time: self.start_ms.map(iso_ms),
+            end_time: self.end_ms.map(iso_ms),
+            duration_s: self.duration_s,
+            task: self.task.clone(),
+            result: self.result.clone(),
+            priority: self.priority,
+        }
+    }
+
     /// The row as one line with its newline.
     pub fn to_line(&self) -> String {
         let opt_time = |t: Option<i64>| t.map(iso_ms).unwrap_or_default();

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::state::time::{iso_ms, parse_time};
 use crate::state::timing::{
-    self, Filter, GroupBy, Limits, NewRow, OpenTask, Priority, Summary, SummaryOptions, TaskStatus,
+    self, Filter, GroupBy, Limits, NewRow, OpenTask, Priority, RowOut, Summary, SummaryOptions,
+    TaskStatus,
 };
 use crate::state::{Project, new_id};
 use crate::tools::required;
@@ -57,28 +58,13 @@ pub struct TrackArgs {
     pub end_time: Option<String>,
 }
 
-/// A row as written.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct WrittenRow {
-    /// 1-based line number of the row in the file.
-    pub line: u64,
-    pub task_id: String,
-    pub mode: String,
-    pub task: String,
-    pub priority: Priority,
-    pub start_time: Option<String>,
-    pub end_time: Option<String>,
-    pub duration_s: Option<u64>,
-    pub result: String,
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TrackOut {
     pub action: String,
     pub file: String,
     pub task_id: Option<String>,
     /// The row appended (start, stop, record).
-    pub row: Option<WrittenRow>,
+    pub row: Option<RowOut>,
     /// Time-limit status of the task (todo tasks: warning/overrun).
     pub status: Option<TaskStatus>,
     /// The todo time limit in seconds.
@@ -127,20 +113,6 @@ fn result_arg(v: &Option<String>) -> Result<String> {
         ));
     }
     Ok(r)
-}
-
-fn written(line: u64, r: &NewRow) -> WrittenRow {
-    WrittenRow {
-        line,
-        task_id: r.task_id.clone(),
-        mode: r.mode.clone(),
-        task: r.task.clone(),
-        priority: r.priority,
-        start_time: r.start_ms.map(iso_ms),
-        end_time: r.end_ms.map(iso_ms),
-        duration_s: r.duration_s,
-        result: r.result.clone(),
-    }
 }
 
 fn limits(project: &Project) -> Limits {
@@ -219,7 +191,7 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
                 .await?;
             out.task_id = Some(row.task_id.clone());
             out.status = Some(TaskStatus::Ok);
-            out.row = Some(written(line, &row));
+            out.row = Some(row.to_out(line));
         }
         TrackAction::Stop => {
             let id = required(&task_id, "task_id", "stop")?.clone();
@@ -278,7 +250,7 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
             }
             out.task_id = Some(row.task_id.clone());
             out.status = Some(st);
-            out.row = Some(written(line, &row));
+            out.row = Some(row.to_out(line));
         }
         TrackAction::Record => {
             let task = clean("task", required(&args.task, "task", "record")?, 2000)?;
@@ -312,7 +284,7 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
                 .await?;
             out.status = Some(limits.status(row.priority, row.duration_s.unwrap_or(0)));
             out.task_id = Some(row.task_id.clone());
-            out.row = Some(written(line, &row));
+            out.row = Some(row.to_out(line));
         }
         TrackAction::Status => {
             if args.task.is_some() || args.result.is_some() || args.start_time.is_some() {
