@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::server::Server;
 use crate::state::{FileHealth, Project};
+use crate::transport::http;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,23 +32,23 @@ struct Cli {
         value_name = "DIR"
     )]
     root: Option<PathBuf>,
-    /// auto: stdio when stdin is not a terminal; stdio: MCP over stdin/stdout;
-    /// http: not available in this version.
+    /// auto: stdio when stdin is not a terminal, else http; stdio: MCP over
+    /// stdin/stdout; http: the HTTP daemon (/mcp, /sse, /healthz).
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     mode: Mode,
-    /// HTTP bind address (for --mode http).
+    /// HTTP bind address.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// HTTP port (for --mode http).
+    /// HTTP port (0 picks a free one; the address is printed on stderr).
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// Bearer token required on HTTP routes (for --mode http).
+    /// Bearer token required on the MCP HTTP routes (/mcp, /sse, /message).
     #[arg(long, env = "LOOP_ORCHESTRATOR_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Stateless JSON responses on /mcp (for --mode http).
+    /// Stateless /mcp: no sessions, plain JSON responses.
     #[arg(long)]
     stateless: bool,
-    /// Allow a non-loopback bind without a token (for --mode http).
+    /// Allow listening on a non-loopback address without a token.
     #[arg(long)]
     insecure_no_auth: bool,
     /// Configuration file (default: .roo/orchestrator.toml when it exists).
@@ -277,20 +278,23 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
 
 fn serve(config: Config, cli: &Cli) -> ExitCode {
     let mode = match cli.mode {
-        Mode::Auto if std::io::stdin().is_terminal() => {
-            return fail(
-                2,
-                "stdin is a terminal. loop-orchestrator speaks MCP over stdio: add it to your MCP client's settings (see the README), or try `loop-orchestrator --info`, `loop-orchestrator tools` or `loop-orchestrator call TOOL JSON`. (--mode http is not available in this version.)",
-            );
-        }
+        Mode::Auto if std::io::stdin().is_terminal() => Mode::Http,
         Mode::Auto => Mode::Stdio,
         m => m,
     };
-    if mode == Mode::Http {
-        return fail(
-            2,
-            "--mode http is not available in this version yet; use --mode stdio (the default when an MCP client starts the server)",
-        );
+    let http = (mode == Mode::Http).then(|| http::Options {
+        host: cli.host.clone(),
+        port: cli.port,
+        token: cli.token.clone(),
+        stateless: cli.stateless,
+        insecure_no_auth: cli.insecure_no_auth,
+        allowed_hosts: config.allowed_hosts.clone(),
+        allowed_origins: config.allowed_origins.clone(),
+    });
+    if let Some(opts) = &http
+        && let Err(e) = http::check(opts)
+    {
+        return fail(2, &e.to_string());
     }
     let project = Arc::new(Project::open(config));
     let rt = match runtime() {
@@ -298,12 +302,23 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };
     let server = Server::new(Arc::clone(&project));
-    let result = rt.block_on(crate::transport::stdio::serve(server));
-    // Every queued append is durable before the process exits.
+    let result = rt.block_on(async move {
+        match http {
+            Some(opts) => http::serve(server, opts).await.map_err(|e| match e {
+                http::HttpError::Usage(m) => (2, m),
+                http::HttpError::Runtime(m) => (1, m),
+            }),
+            None => crate::transport::stdio::serve(server)
+                .await
+                .map_err(|m| (1, m)),
+        }
+    });
+    // Every queued append is durable before the process exits; dropping the
+    // runtime waits for blocking writes still running.
     project.close();
     drop(rt);
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(1, &e),
+        Err((code, msg)) => fail(code, &msg),
     }
 }

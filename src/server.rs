@@ -16,14 +16,15 @@ const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven developmen
 #[derive(Clone)]
 pub struct Server {
     pub(crate) project: Arc<Project>,
-    tool_router: ToolRouter<Server>,
+    /// Built once; sessions share it.
+    tool_router: Arc<ToolRouter<Server>>,
 }
 
 impl Server {
     pub fn new(project: Arc<Project>) -> Self {
         Server {
             project,
-            tool_router: Self::orchestrator_router(),
+            tool_router: Arc::new(Self::orchestrator_router()),
         }
     }
 

@@ -1,0 +1,214 @@
+//! The HTTP daemon (SPEC §8.2): streamable HTTP at `/mcp` (rmcp's
+//! `StreamableHttpService`; sessions, or stateless JSON with
+//! `--stateless`), legacy HTTP+SSE at `/sse` + `/message`, and `/healthz`.
+//! One security middleware guards every route; SIGINT/SIGTERM stop
+//! accepting, finish in-flight requests (bounded) and return.
+
+pub mod security;
+pub mod sse;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rmcp::ServerHandler;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+pub use security::{Policy, is_loopback};
+
+/// Request bodies are capped at 4 MiB (413 beyond).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// How long shutdown waits for in-flight requests and open streams.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    pub port: u16,
+    pub token: Option<String>,
+    pub stateless: bool,
+    pub insecure_no_auth: bool,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why the daemon did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Bad flags or configuration (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A runtime failure (exit 1).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+struct AppState<S> {
+    sessions: Arc<sse::Sessions<S>>,
+    stateless: bool,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            sessions: Arc::clone(&self.sessions),
+            stateless: self.stateless,
+        }
+    }
+}
+
+async fn healthz<S>(State(st): State<AppState<S>>) -> Response {
+    let body = serde_json::json!({
+        "status": "ok",
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": if st.stateless { "stateless" } else { "sessions" },
+        "sse_sessions": st.sessions.count(),
+    });
+    let mut r = body.to_string().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Checks the options before anything is bound: a non-loopback address
+/// needs a token unless `--insecure-no-auth`.
+pub fn check(opts: &Options) -> Result<Policy, HttpError> {
+    if !is_loopback(&opts.host) && opts.token.is_none() && !opts.insecure_no_auth {
+        return Err(HttpError::Usage(format!(
+            "refusing to listen on {} without a token: anyone who can reach it could call the tools. Pass --token (or set LOOP_ORCHESTRATOR_TOKEN), or --insecure-no-auth if the network is trusted",
+            opts.host
+        )));
+    }
+    if opts.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(HttpError::Usage("--token must not be empty".into()));
+    }
+    Policy::new(
+        &opts.host,
+        &opts.allowed_hosts,
+        &opts.allowed_origins,
+        opts.token.as_deref(),
+    )
+    .map_err(|e| HttpError::Usage(e.to_string()))
+}
+
+/// The router with every route and layer.
+fn router<S>(service: S, opts: &Options, policy: Policy, ct: &CancellationToken) -> Router
+where
+    S: ServerHandler + Clone + Send + Sync + 'static,
+{
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!opts.stateless)
+        .with_json_response(opts.stateless)
+        .with_cancellation_token(ct.child_token())
+        // Host and Origin are checked for every route by `security::guard`.
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_max_request_body_bytes(MAX_BODY)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)));
+    let factory = service.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(factory.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let state = AppState {
+        sessions: Arc::new(sse::Sessions::new(service, ct.child_token())),
+        stateless: opts.stateless,
+    };
+    let sessions = Arc::clone(&state.sessions);
+    Router::new()
+        .route("/healthz", get(healthz::<S>))
+        .with_state(state)
+        .merge(
+            Router::new()
+                .route("/sse", get(sse::open::<S>))
+                .route("/message", post(sse::post::<S>))
+                .with_state(sessions),
+        )
+        .nest_service("/mcp", mcp)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            security::guard,
+        ))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Binds, prints `listening on http://HOST:PORT` on stderr, and serves until
+/// SIGINT or SIGTERM.
+pub async fn serve<S>(service: S, opts: Options) -> Result<(), HttpError>
+where
+    S: ServerHandler + Clone + Send + Sync + 'static,
+{
+    let policy = check(&opts)?;
+    let bind_host = opts
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let listener = tokio::net::TcpListener::bind((bind_host.as_str(), opts.port))
+        .await
+        .map_err(|e| {
+            HttpError::Runtime(format!("cannot listen on {}:{}: {e}", opts.host, opts.port))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| HttpError::Runtime(format!("cannot read the bound address: {e}")))?;
+    let shown = if addr.is_ipv6() {
+        format!("[{}]:{}", addr.ip(), addr.port())
+    } else {
+        addr.to_string()
+    };
+    eprintln!("listening on http://{shown}");
+    if !policy.has_token() && !is_loopback(&opts.host) {
+        eprintln!("warning: no token; every client that can reach {shown} can call the tools");
+    }
+    let ct = CancellationToken::new();
+    let app = router(service, &opts, policy, &ct);
+    let stop = ct.clone();
+    let graceful = async move {
+        shutdown_signal().await;
+        eprintln!("shutting down: finishing in-flight requests");
+        stop.cancel();
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    tokio::select! {
+        r = server => r.map_err(|e| HttpError::Runtime(format!("the HTTP server failed: {e}")))?,
+        () = async { ct.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            eprintln!("shutdown: gave up waiting after {} s", SHUTDOWN_GRACE.as_secs());
+        }
+    }
+    Ok(())
+}
