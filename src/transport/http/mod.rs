@@ -102,7 +102,7 @@ pub fn check(opts: &Options) -> Result<Policy, HttpError> {
 }
 
 /// The router with every route and layer.
-fn router<S>(service: S, opts: &Options, policy: Policy, ct: &CancellationToken) -> Router
+fn router<S>(service: S, opts: &Options, policy: Arc<Policy>, ct: &CancellationToken) -> Router
 where
     S: ServerHandler + Clone + Send + Sync + 'static,
 {
@@ -138,7 +138,7 @@ where
         .nest_service("/mcp", mcp)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(policy),
+            policy,
             security::guard,
         ))
 }
@@ -195,20 +195,36 @@ where
     if !policy.has_token() && !is_loopback(&opts.host) {
         eprintln!("warning: no token; every client that can reach {shown} can call the tools");
     }
+    let policy = Arc::new(policy);
+    // `stopping`: stop accepting; `ct`: end sessions and streams, once the
+    // requests in flight are answered.
+    let stopping = CancellationToken::new();
     let ct = CancellationToken::new();
-    let app = router(service, &opts, policy, &ct);
-    let stop = ct.clone();
-    let graceful = async move {
-        shutdown_signal().await;
-        eprintln!("shutting down: finishing in-flight requests");
-        stop.cancel();
+    let app = router(service, &opts, Arc::clone(&policy), &ct);
+    let drain = {
+        let (stopping, ct) = (stopping.clone(), ct.clone());
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            eprintln!("shutting down: finishing in-flight requests");
+            stopping.cancel();
+            if !policy.wait_idle(SHUTDOWN_GRACE).await {
+                eprintln!(
+                    "shutdown: requests still running after {} s",
+                    SHUTDOWN_GRACE.as_secs()
+                );
+            }
+            ct.cancel();
+        })
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let accept_until = stopping.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { accept_until.cancelled().await });
     tokio::select! {
         r = server => r.map_err(|e| HttpError::Runtime(format!("the HTTP server failed: {e}")))?,
-        () = async { ct.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            eprintln!("shutdown: gave up waiting after {} s", SHUTDOWN_GRACE.as_secs());
+        () = async { ct.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
+            eprintln!("shutdown: closed the remaining connections");
         }
     }
+    drain.abort();
     Ok(())
 }

@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// An allowed `Host`: a name, optionally with a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +258,12 @@ pub async fn guard(State(policy): State<Arc<Policy>>, req: Request<Body>, next: 
             "missing or wrong bearer token (send Authorization: Bearer <token>)",
         );
     }
-    let Ok(_permit) = Arc::clone(&policy.in_flight).try_acquire_owned() else {
+    // GETs open long-lived streams (or are /healthz): only requests that do
+    // work count as in flight, until their response body is complete.
+    if req.method() == axum::http::Method::GET {
+        return next.run(req).await;
+    }
+    let Ok(permit) = Arc::clone(&policy.in_flight).try_acquire_owned() else {
         let mut r = refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many requests in flight; retry",
@@ -267,7 +272,50 @@ pub async fn guard(State(policy): State<Arc<Policy>>, req: Request<Body>, next: 
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
     };
-    next.run(req).await
+    let (parts, body) = next.run(req).await.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(PermitBody {
+            inner: body,
+            _permit: permit,
+        }),
+    )
+}
+
+/// A response body that holds an in-flight permit until it is finished.
+struct PermitBody {
+    inner: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for PermitBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Policy {
+    /// Waits until no request is in flight, at most `limit`. Returns false
+    /// on timeout.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.in_flight.acquire_many(MAX_IN_FLIGHT as u32))
+            .await
+            .is_ok_and(|p| p.is_ok())
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,476 @@
+//! The HTTP daemon through the real binary: streamable HTTP (sessions and
+//! stateless), legacy SSE with raw HTTP, security on every route, body cap,
+//! the non-loopback refusal and graceful shutdown with a write in flight.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use futures::StreamExt;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+/// A running daemon, killed on drop.
+struct Daemon {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "http", "--port", "0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line on stderr").unwrap();
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_string();
+    // Keep draining stderr so the daemon never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Daemon { child, url }
+}
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn post_mcp(d: &Daemon, body: &str) -> reqwest::Response {
+    http()
+        .post(format!("{}/mcp", d.url))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_streamable_http_session_initializes_lists_calls_and_ends_with_delete() {
+    let root = root_with("messy");
+    let d = start(root.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", d.url));
+    let client = ().serve(transport).await.unwrap();
+    let info = client.peer_info().unwrap().server_info.clone().unwrap();
+    assert_eq!(info.name, "loop-orchestrator");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 8);
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("get_todo_status")
+                .with_arguments(json!({"status": "done"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content.unwrap()["counts"]["done"], 3);
+    client.cancel().await.unwrap();
+
+    // Raw: the session id comes back in a header and DELETE ends it.
+    let r = post_mcp(&d, INIT).await;
+    assert_eq!(r.status(), 200);
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    assert!(sid.len() >= 32, "{sid}");
+    let r = http()
+        .delete(format!("{}/mcp", d.url))
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = http()
+        .post(format!("{}/mcp", d.url))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &sid)
+        .body(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "a deleted session is gone");
+}
+
+#[tokio::test]
+async fn stateless_mode_answers_each_post_with_json() {
+    let root = root_with("messy");
+    let d = start(root.path(), &["--stateless"]);
+    let r = post_mcp(&d, INIT).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("mcp-session-id").is_none());
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let r = post_mcp(
+        &d,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_schedule_status","arguments":{}}}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["id"], 7);
+    assert_eq!(v["result"]["structuredContent"]["summary"]["total"], 2);
+    let h: Value = http()
+        .get(format!("{}/healthz", d.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["mode"], "stateless");
+    assert!(
+        !h.to_string().contains(root.path().to_str().unwrap()),
+        "no paths in healthz"
+    );
+}
+
+/// Reads SSE events (name, data) from a response body.
+struct Events {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Events {
+    async fn next(&mut self) -> (String, String) {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "message".to_string();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim().to_string();
+                    } else if let Some(x) = line.strip_prefix("data:") {
+                        data.push_str(x.trim_start());
+                    }
+                }
+                if data.is_empty() && block.lines().all(|l| l.starts_with(':')) {
+                    continue; // keep-alive comment
+                }
+                return (event, data);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("stream open")
+                .unwrap();
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+#[tokio::test]
+async fn legacy_sse_flow_with_raw_http() {
+    let root = root_with("messy");
+    let d = start(root.path(), &[]);
+    let r = http().get(format!("{}/sse", d.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(r.headers()["x-accel-buffering"], "no");
+    let mut ev = Events {
+        stream: r.bytes_stream().boxed(),
+        buf: String::new(),
+    };
+    let (name, endpoint) = ev.next().await;
+    assert_eq!(name, "endpoint");
+    assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
+    let post = |body: String| {
+        let url = format!("{}{endpoint}", d.url);
+        async move {
+            http()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(INIT.replace("2025-06-18", "2024-11-05")).await;
+    assert_eq!(r.status(), 202);
+    let (name, data) = ev.next().await;
+    assert_eq!(name, "message");
+    let v: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(v["id"], 1);
+    assert_eq!(v["result"]["serverInfo"]["name"], "loop-orchestrator");
+    assert_eq!(
+        post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into())
+            .await
+            .status(),
+        202
+    );
+    let r = post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"track_task_time","arguments":{"action":"start","task":"via sse"}}}"#.into()).await;
+    assert_eq!(r.status(), 202);
+    let (_, data) = ev.next().await;
+    let v: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(v["id"], 2);
+    assert_eq!(v["result"]["structuredContent"]["row"]["task"], "via sse");
+    assert!(read(root.path(), "task_timing.tsv").contains("\tvia sse\t"));
+
+    // Bad bodies and unknown sessions.
+    assert_eq!(post("not json".into()).await.status(), 400);
+    let r = http()
+        .post(format!("{}/message?sessionId=deadbeef", d.url))
+        .body(INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http()
+        .post(format!("{}/message", d.url))
+        .body(INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Closing the stream closes the session.
+    drop(ev);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(post(INIT.into()).await.status(), 404);
+}
+
+#[tokio::test]
+async fn foreign_host_and_origin_get_403_on_every_route() {
+    let root = root_with("empty");
+    let d = start(root.path(), &[]);
+    for path in ["/mcp", "/sse", "/message?sessionId=x", "/healthz"] {
+        let url = format!("{}{path}", d.url);
+        let method = if path.starts_with("/message") || path == "/mcp" {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let r = http()
+            .request(method.clone(), &url)
+            .header("host", "evil.example:80")
+            .body(INIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "Host on {path}");
+        let r = http()
+            .request(method.clone(), &url)
+            .header("origin", "http://evil.example")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(INIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "Origin on {path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("Origin not allowed")
+        );
+    }
+    // Loopback origins pass.
+    let r = http()
+        .post(format!("{}/mcp", d.url))
+        .header("origin", "http://localhost:5173")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(INIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn configured_hosts_and_origins_are_accepted() {
+    let root = root_with("empty");
+    std::fs::create_dir_all(root.path().join(".roo")).unwrap();
+    std::fs::write(
+        root.path().join(".roo/orchestrator.toml"),
+        "[http]\nallowed_hosts = [\"orchestrator.internal\"]\nallowed_origins = [\"https://agent.example.com\"]\n",
+    )
+    .unwrap();
+    let d = start(root.path(), &[]);
+    let r = http()
+        .get(format!("{}/healthz", d.url))
+        .header("host", "orchestrator.internal:8000")
+        .header("origin", "https://agent.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn bearer_token_is_required_on_mcp_routes() {
+    let root = root_with("empty");
+    let d = start(root.path(), &["--token", "s3cret-token"]);
+    for path in ["/mcp", "/sse", "/message?sessionId=x"] {
+        let url = format!("{}{path}", d.url);
+        let method = if path == "/sse" {
+            reqwest::Method::GET
+        } else {
+            reqwest::Method::POST
+        };
+        let r = http()
+            .request(method.clone(), &url)
+            .body(INIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "no token on {path}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        let r = http()
+            .request(method.clone(), &url)
+            .bearer_auth("wrong")
+            .body(INIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "wrong token on {path}");
+    }
+    // /healthz needs no token.
+    assert_eq!(
+        http()
+            .get(format!("{}/healthz", d.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The right token works, also through rmcp's client.
+    let cfg = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", d.url))
+        .auth_header("s3cret-token");
+    let client = ().serve(StreamableHttpClientTransport::from_config(cfg)).await.unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 8);
+    client.cancel().await.unwrap();
+    let r = http()
+        .get(format!("{}/sse", d.url))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let root = root_with("empty");
+    let d = start(root.path(), &[]);
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_todo_status","arguments":{{"section":"{}"}}}}}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let r = post_mcp(&d, &big).await;
+    assert_eq!(r.status(), 413);
+    let r = http()
+        .post(format!("{}/message?sessionId=x", d.url))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[test]
+fn a_non_loopback_bind_without_a_token_is_refused() {
+    let root = root_with("empty");
+    let o = Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args(["--mode", "http", "--host", "0.0.0.0", "--port", "0"])
+        .env_remove("LOOP_ORCHESTRATOR_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0 without a token"),
+        "{err}"
+    );
+    // The explicit opt-out starts it.
+    let d = start(root.path(), &["--host", "0.0.0.0", "--insecure-no-auth"]);
+    assert!(d.url.starts_with("http://0.0.0.0:"), "{}", d.url);
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_writes_and_exits_0() {
+    let root = root_with("empty");
+    let mut d = start(root.path(), &["--stateless"]);
+    let mut pending = Vec::new();
+    for i in 0..30 {
+        let url = format!("{}/mcp", d.url);
+        pending.push(tokio::spawn(async move {
+            let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+                "name": "update_persistent_memory",
+                "arguments": {"section": "updates", "mode": "code", "category": format!("shutdown {i}"),
+                              "finding": "x".repeat(500), "on_overflow": "archive"}}});
+            http()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(body.to_string())
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
+    let mut ok = 0;
+    for p in pending {
+        if p.await.unwrap() == Some(reqwest::StatusCode::OK) {
+            ok += 1;
+        }
+    }
+    let status = d.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    eprintln!("{ok} of 30 writes answered 200 around SIGTERM");
+    assert!(ok > 0, "some requests were in flight when SIGTERM arrived");
+    // Every answered write is in the file, and the file is whole.
+    let mem = read(root.path(), "persistent-memory.md");
+    let archive = std::fs::read_to_string(root.path().join("persistent-memory.archive.md"))
+        .unwrap_or_default();
+    let entries = mem.matches("] [code] - [shutdown ").count()
+        + archive.matches("] [code] - [shutdown ").count();
+    assert!(entries >= ok, "{entries} entries for {ok} answered writes");
+    assert!(mem.ends_with('\n'));
+    for (k, l) in mem.lines().enumerate() {
+        if l.contains("[shutdown ") {
+            assert!(
+                mem.lines()
+                    .nth(k + 1)
+                    .unwrap()
+                    .starts_with("- Finding: xxx")
+            );
+        }
+    }
+}
