@@ -1,23 +1,63 @@
-//! The rmcp server handler: server info and the stored tool router.
-//! Tool failures become `isError` results in `tools::ToolError`.
+//! The rmcp server handler: server info, the stored tool router, and
+//! `logging/setLevel`. Tool failures become `isError` results in
+//! `tools::ToolError`; here they are also sent as `error` log notifications
+//! to sessions that asked for logs.
+// Logging is deprecated for the 2026-07-28 protocol but is what clients up
+// to 2025-11-25 (Cline, Roo) use.
+#![allow(deprecated)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, LoggingLevel,
+    LoggingMessageNotificationParam, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::state::Project;
 
 /// Instructions sent to clients at initialization.
 const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven development loop's state in plain project files: Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md (3 sections, line limit), TODO.md and .roomodes. Read with get_* tools; every write is validated, backed up and atomic. Tool errors say what was wrong and what is accepted.";
 
+/// No log level requested yet: send no log notifications.
+const LOGS_OFF: u8 = u8::MAX;
+
+fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
 /// One MCP server over one project root.
-#[derive(Clone)]
 pub struct Server {
     pub(crate) project: Arc<Project>,
-    /// Built once; sessions share it.
+    /// Built once; every session shares it.
     tool_router: Arc<ToolRouter<Server>>,
+    /// This session's minimum log level (`LOGS_OFF` until it sets one).
+    log_level: AtomicU8,
+}
+
+/// A clone is a new session: it shares the project and the tool router and
+/// starts with logs off.
+impl Clone for Server {
+    fn clone(&self) -> Self {
+        Server {
+            project: Arc::clone(&self.project),
+            tool_router: Arc::clone(&self.tool_router),
+            log_level: AtomicU8::new(LOGS_OFF),
+        }
+    }
 }
 
 impl Server {
@@ -25,6 +65,7 @@ impl Server {
         Server {
             project,
             tool_router: Arc::new(Self::orchestrator_router()),
+            log_level: AtomicU8::new(LOGS_OFF),
         }
     }
 
@@ -32,16 +73,79 @@ impl Server {
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
         self.tool_router.list_all()
     }
+
+    fn logs(&self, level: LoggingLevel) -> bool {
+        let min = self.log_level.load(Ordering::Relaxed);
+        min != LOGS_OFF && rank(level) >= min
+    }
 }
 
-#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, ErrorData> {
+        Ok(rmcp::model::ListToolsResult::with_all_items(
+            self.tool_router.list_all(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.clone();
+        let peer = context.peer.clone();
+        let response = self
+            .tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await;
+        if let Ok(CallToolResponse::Complete(result)) = &response
+            && result.is_error == Some(true)
+            && self.logs(LoggingLevel::Error)
+        {
+            let message: Vec<String> = result
+                .content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect();
+            let data = serde_json::json!({"tool": name, "error": message.join("\n")});
+            let _ = peer
+                .notify_logging_message(
+                    LoggingMessageNotificationParam::new(LoggingLevel::Error, data)
+                        .with_logger(env!("CARGO_PKG_NAME")),
+                )
+                .await;
+        }
+        response
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.log_level.store(rank(request.level), Ordering::Relaxed);
+        Ok(())
     }
 }

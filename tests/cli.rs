@@ -274,3 +274,68 @@ fn stdio_eof_finishes_in_flight_writes_exits_0_and_stdout_is_only_mcp() {
     assert_eq!(answered, 40);
     assert!(!o.stderr.is_empty(), "debug logs go to stderr");
 }
+
+#[test]
+fn logging_set_level_turns_tool_errors_into_log_notifications() {
+    let root = root_with("empty");
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args(["--mode", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bad_call = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "get_todo_status", "arguments": {"status": "later"}}})
+    };
+    for m in [
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "logs", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        bad_call(1),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": "warning"}}),
+        bad_call(3),
+    ] {
+        writeln!(stdin, "{m}").unwrap();
+        // One at a time, so that the order of effects is the order sent.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let msgs: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let init = msgs.iter().find(|m| m["id"] == 0).unwrap();
+    assert!(
+        init["result"]["capabilities"]["logging"].is_object(),
+        "{init}"
+    );
+    assert_eq!(
+        msgs.iter().find(|m| m["id"] == 2).unwrap()["result"],
+        json!({})
+    );
+    let logs: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .collect();
+    assert_eq!(
+        logs.len(),
+        1,
+        "only the error after setLevel is logged: {msgs:?}"
+    );
+    assert_eq!(logs[0]["params"]["level"], "error");
+    assert_eq!(logs[0]["params"]["data"]["tool"], "get_todo_status");
+    assert!(
+        logs[0]["params"]["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `later`")
+    );
+}
