@@ -217,6 +217,12 @@ where
         })
     };
     let accept_until = stopping.clone();
+    // Small SSE frames must not wait for delayed ACKs (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { accept_until.cancelled().await });
     tokio::select! {
