@@ -205,7 +205,7 @@ async fn http(calls: usize, in_flight: usize, stateless: bool) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..in_flight {
-        let post = post.clone();
+        let post = &post;
         let session = session.clone();
         tasks.push(async move {
             let mut lat = Vec::with_capacity(per);
