@@ -217,18 +217,6 @@ fn config_errors_name_file_line_and_column_and_exit_2() {
 }
 
 #[test]
-fn http_mode_says_it_is_not_available_yet() {
-    let root = root_with("empty");
-    let o = run(root.path(), &["--mode", "http"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--mode http is not available"),
-        "{}",
-        stderr(&o)
-    );
-}
-
-#[test]
 fn stdio_eof_finishes_in_flight_writes_exits_0_and_stdout_is_only_mcp() {
     let root = root_with("empty");
     let mut child = Command::new(bin())
