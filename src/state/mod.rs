@@ -42,9 +42,12 @@ pub struct Project {
     pub memory_archive: StateFile<()>,
     pub todo: StateFile<todo::Todo>,
     modes_cache: Cache<ModeSet>,
-    timing_log: OnceLock<std::result::Result<AppendLog<TimingIndex>, String>>,
-    delegation_log: OnceLock<std::result::Result<AppendLog<DelegationIndex>, String>>,
+    timing_log: LogCell<TimingIndex>,
+    delegation_log: LogCell<DelegationIndex>,
 }
+
+/// An append log started on first use (or why it could not start).
+type LogCell<S> = OnceLock<std::result::Result<AppendLog<S>, String>>;
 
 fn no_parse(_: Option<&[u8]>, _: &str) -> Result<()> {
     Ok(())
@@ -95,26 +98,25 @@ impl Project {
 
     /// The time-tracking log (its writer thread starts on first use).
     pub fn timing_log(&self) -> Result<&AppendLog<TimingIndex>> {
-        let f = &self.config.files.timing;
-        self.timing_log
-            .get_or_init(|| {
-                AppendLog::start(f.abs.clone(), f.rel.clone(), Arc::clone(&self.locks))
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| Error::Internal(e.clone()))
+        self.started(&self.timing_log, &self.config.files.timing)
     }
 
     /// The delegations log (its writer thread starts on first use).
     pub fn delegation_log(&self) -> Result<&AppendLog<DelegationIndex>> {
-        let f = &self.config.files.delegations;
-        self.delegation_log
-            .get_or_init(|| {
-                AppendLog::start(f.abs.clone(), f.rel.clone(), Arc::clone(&self.locks))
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| Error::Internal(e.clone()))
+        self.started(&self.delegation_log, &self.config.files.delegations)
+    }
+
+    fn started<'a, S: atomic::LogIndex>(
+        &self,
+        cell: &'a LogCell<S>,
+        path: &StatePath,
+    ) -> Result<&'a AppendLog<S>> {
+        cell.get_or_init(|| {
+            AppendLog::start(path.abs.clone(), path.rel.clone(), Arc::clone(&self.locks))
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Internal(e.clone()))
     }
 
     /// Waits until every queued append is durable and stops the writers.
