@@ -442,7 +442,14 @@ async fn sigterm_finishes_in_flight_writes_and_exits_0() {
                 .map(|r| r.status())
         }));
     }
-    tokio::time::sleep(Duration::from_millis(15)).await;
+    // Wait until the first writes have landed: the rest are in flight.
+    let mem = root.path().join("persistent-memory.md");
+    for _ in 0..500 {
+        if std::fs::read_to_string(&mem).is_ok_and(|t| t.contains("[shutdown ")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
     let mut ok = 0;
