@@ -313,3 +313,75 @@ pub fn new_id(prefix: &str, now: Timestamp) -> String {
         rnd[2]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random inputs built from the formats' own tokens (and raw bytes):
+    /// every parser must return, never panic.
+    #[test]
+    fn parsers_never_panic_on_arbitrary_input() {
+        const TOKENS: [&str; 24] = [
+            "# ",
+            "## ",
+            "### ",
+            "- [ ] ",
+            "- [x] ",
+            "[-] ",
+            "  ",
+            "\t",
+            "\n",
+            "\r\n",
+            "```",
+            "- **Key**: v",
+            "## [2025-11-01T00:00:00Z] [code] - [X]",
+            "- Finding: f",
+            "{\"schedules\": [",
+            "{\"id\": \"1\", \"timeInterval\": ",
+            "\"10\"",
+            "}",
+            "]",
+            ",",
+            "customModes:\n  - slug: a\n    groups: [",
+            "2025-11-01T06:00:00.000Z",
+            "started",
+            "\u{feff}",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut input: Vec<u8> = Vec::new();
+            for _ in 0..(next() % 40) {
+                let r = next();
+                if r % 5 == 0 {
+                    input.push((r >> 8) as u8);
+                } else {
+                    input.extend_from_slice(TOKENS[(r >> 8) as usize % TOKENS.len()].as_bytes());
+                }
+            }
+            let _ = schedules::parse(Some(&input), "s.json").map(|s| {
+                for o in s.items() {
+                    let _ = schedules::status(o, Timestamp::UNIX_EPOCH, &jiff::tz::TimeZone::UTC);
+                }
+            });
+            if let Ok(mut m) = memory::parse(Some(&input), "m.md") {
+                let _ = m.archive_oldest(1, None);
+                m.append_bullet("commands", Some("x"), "y");
+            }
+            let _ = todo::parse(Some(&input), "TODO.md");
+            let _ = modes::load(Some((&input, ".roomodes")), None);
+            let mut idx = timing::TimingIndex::default();
+            let mut d = delegations::DelegationIndex::default();
+            for (i, line) in input.split(|b| *b == b'\n').enumerate() {
+                atomic::LogIndex::ingest(&mut idx, line, i as u64 + 1);
+                atomic::LogIndex::ingest(&mut d, line, i as u64 + 1);
+            }
+        }
+    }
+}
