@@ -310,10 +310,6 @@ impl Memory {
         self.lines[start.saturating_sub(1)..end.min(self.lines.len())].join("\n")
     }
 
-    fn reanalyze(&mut self) {
-        self.analyze();
-    }
-
     /// Makes sure section `key` exists, inserting its heading where it
     /// belongs. Returns true when it was added.
     fn ensure_section(&mut self, key: &str) -> bool {
@@ -336,7 +332,7 @@ impl Memory {
         block.push(format!("# {title}"));
         block.push(String::new());
         self.lines.splice(at..at, block);
-        self.reanalyze();
+        self.analyze();
         true
     }
 
@@ -359,7 +355,7 @@ impl Memory {
             }
         }
         self.lines.splice(at..at, lines);
-        self.reanalyze();
+        self.analyze();
     }
 
     /// Appends a log entry at the end of section `key`.
@@ -443,7 +439,7 @@ impl Memory {
             let removed = end - start;
             self.lines.drain(start..end);
             keep_line = keep_line.map(|k| if k > start { k - removed } else { k });
-            self.reanalyze();
+            self.analyze();
             moved.push((victim, text));
         }
         Some(moved)

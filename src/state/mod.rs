@@ -175,7 +175,7 @@ impl Project {
         }));
         let modes = self.modes();
         let modes_path = &f.modes;
-        let stamp = Stamp::read(&modes_path.abs, &modes_path.rel).ok().flatten();
+        let meta = std::fs::metadata(&modes_path.abs).ok();
         out.push(match modes {
             Ok(m) => {
                 let mut issues: Vec<String> = m.problems.clone();
@@ -187,10 +187,8 @@ impl Project {
                 FileHealth {
                     name: "modes".into(),
                     path: modes_path.rel.clone(),
-                    exists: stamp.is_some(),
-                    size: std::fs::metadata(&modes_path.abs)
-                        .map(|m| m.len())
-                        .unwrap_or(0),
+                    exists: meta.is_some(),
+                    size: meta.as_ref().map_or(0, |m| m.len()),
                     parses: !m
                         .problems
                         .iter()

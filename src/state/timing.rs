@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::time::{TimeForm, iso_ms, parse_time};
 
-/// The header line the server writes to a new file.
+/// The header line the server writes to a new file (with its newline).
 pub const HEADER: &str =
-    "timestamp\tmode\ttask_id\tstart_time\tend_time\tduration\ttask\tresult\tpriority";
+    "timestamp\tmode\ttask_id\tstart_time\tend_time\tduration\ttask\tresult\tpriority\n";
 
 const NAMES: [&str; 9] = [
     "timestamp",
@@ -389,6 +389,41 @@ pub struct NewRow {
 }
 
 impl NewRow {
+    /// A start row (result `started`, no end), written at `now_ms`.
+    pub fn started(
+        now_ms: i64,
+        task_id: String,
+        mode: String,
+        task: String,
+        priority: Priority,
+        start_ms: i64,
+    ) -> NewRow {
+        NewRow {
+            timestamp_ms: now_ms,
+            mode,
+            task_id,
+            start_ms: Some(start_ms),
+            end_ms: None,
+            duration_s: None,
+            task,
+            result: "started".into(),
+            priority,
+        }
+    }
+
+    /// The complete row of this task, ending at `end_ms` with `result`
+    /// (duration in whole seconds), written at `now_ms`.
+    pub fn finished(self, now_ms: i64, end_ms: i64, result: String) -> NewRow {
+        let start = self.start_ms.unwrap_or(end_ms);
+        NewRow {
+            timestamp_ms: now_ms,
+            end_ms: Some(end_ms),
+            duration_s: Some(((end_ms - start).max(0) / 1000) as u64),
+            result,
+            ..self
+        }
+    }
+
     /// The row as returned to callers, once written at `line`.
     pub fn to_out(&self, line: u64) -> RowOut {
         RowOut {
@@ -442,6 +477,22 @@ pub struct OpenTask {
     /// `ok`, `warning` (a todo task past warn_fraction of its limit) or
     /// `overrun` (a todo task past its limit).
     pub status: TaskStatus,
+}
+
+impl OpenTask {
+    /// The complete row that stops this task at `end_ms` (a start without a
+    /// readable time counts from `end_ms`).
+    pub fn stop_row(&self, now_ms: i64, end_ms: i64, result: String) -> NewRow {
+        NewRow::started(
+            now_ms,
+            self.task_id.clone(),
+            self.mode.clone(),
+            self.task.clone(),
+            self.priority,
+            self.start_ms.unwrap_or(end_ms),
+        )
+        .finished(now_ms, end_ms, result)
+    }
 }
 
 /// Time-limit status of a task.
@@ -550,11 +601,7 @@ pub struct TimingIndex {
 
 impl crate::state::atomic::LogIndex for TimingIndex {
     fn header(&self) -> &'static [u8] {
-        const H: &str = concat!(
-            "timestamp\tmode\ttask_id\tstart_time\tend_time\tduration\ttask\tresult\tpriority",
-            "\n"
-        );
-        H.as_bytes()
+        HEADER.as_bytes()
     }
 
     fn ingest(&mut self, line: &[u8], line_no: u64) {
@@ -897,7 +944,7 @@ mod tests {
     #[test]
     fn well_formed_rows_have_no_issues() {
         let text = format!(
-            "{HEADER}\n2025-11-01T06:00:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t\t\tFix\tstarted\ttodo\n2025-11-01T06:10:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t2025-11-01T06:10:00.000Z\t600\tFix\tcompleted\ttodo"
+            "{HEADER}2025-11-01T06:00:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t\t\tFix\tstarted\ttodo\n2025-11-01T06:10:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t2025-11-01T06:10:00.000Z\t600\tFix\tcompleted\ttodo"
         );
         let r = rows(&text);
         assert_eq!(r.len(), 2);
@@ -999,7 +1046,7 @@ mod tests {
     #[test]
     fn summary_counts_open_tasks_overruns_and_groups() {
         let text = format!(
-            "{HEADER}\n\
+            "{HEADER}\
              2025-11-01T06:00:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t\t\tA\tstarted\ttodo\n\
              2025-11-01T08:00:00.000Z\tcode\tt1\t2025-11-01T06:00:00.000Z\t2025-11-01T08:00:00.000Z\t7200\tA\tcompleted\ttodo\n\
              2025-11-01T09:00:00.000Z\tdebug\tt2\t2025-11-01T09:00:00.000Z\t2025-11-01T09:01:40.000Z\t100\tB\tcompleted\tnormal\n\

@@ -254,17 +254,14 @@ pub async fn delegate(project: Arc<Project>, args: DelegateArgs) -> Result<Deleg
                 })
                 .await?;
             // Start time tracking under the delegation's id.
-            let row = NewRow {
-                timestamp_ms: now.as_millisecond(),
-                mode: mode.clone(),
-                task_id: id.clone(),
-                start_ms: Some(now.as_millisecond()),
-                end_ms: None,
-                duration_s: None,
-                task: clean_cell(&task).chars().take(2000).collect(),
-                result: "started".into(),
+            let row = NewRow::started(
+                now.as_millisecond(),
+                id.clone(),
+                mode.clone(),
+                clean_cell(&task).chars().take(2000).collect(),
                 priority,
-            };
+                now.as_millisecond(),
+            );
             project
                 .timing_log()?
                 .submit(move |_| Ok((row.to_line().into_bytes(), ())))
@@ -373,19 +370,8 @@ pub async fn delegate(project: Arc<Project>, args: DelegateArgs) -> Result<Deleg
                         let Some(open) = idx.open.get(&task_id) else {
                             return Ok((Vec::new(), None));
                         };
-                        let start = open.start_ms.unwrap_or(now_ms);
-                        let d = ((now_ms - start).max(0) / 1000) as u64;
-                        let row = NewRow {
-                            timestamp_ms: now_ms,
-                            mode: open.mode.clone(),
-                            task_id: task_id.clone(),
-                            start_ms: Some(start),
-                            end_ms: Some(now_ms),
-                            duration_s: Some(d),
-                            task: open.task.clone(),
-                            result: outcome.into(),
-                            priority: open.priority,
-                        };
+                        let row = open.stop_row(now_ms, now_ms, outcome.into());
+                        let d = row.duration_s.unwrap_or(0);
                         Ok((row.to_line().into_bytes(), Some((task_id, d))))
                     })
                     .await?;

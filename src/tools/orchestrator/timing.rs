@@ -165,17 +165,14 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
             if start_ms > now_ms + 60_000 {
                 return Err(Error::invalid("start_time must not be in the future"));
             }
-            let row = NewRow {
-                timestamp_ms: now_ms,
+            let row = NewRow::started(
+                now_ms,
+                task_id.unwrap_or_else(|| new_id("t", now)),
                 mode,
-                task_id: task_id.unwrap_or_else(|| new_id("t", now)),
-                start_ms: Some(start_ms),
-                end_ms: None,
-                duration_s: None,
                 task,
-                result: "started".into(),
-                priority: args.priority.unwrap_or_default(),
-            };
+                args.priority.unwrap_or_default(),
+                start_ms,
+            );
             let (line, row) = log
                 .submit(move |idx| {
                     if let Some(open) = idx.open.get(&row.task_id) {
@@ -226,17 +223,10 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
                             iso_ms(start_ms)
                         )));
                     }
-                    let row = NewRow {
-                        timestamp_ms: now_ms,
-                        mode: mode_override.unwrap_or_else(|| open.mode.clone()),
-                        task_id: id,
-                        start_ms: Some(start_ms),
-                        end_ms: Some(end_ms),
-                        duration_s: Some(((end_ms - start_ms) / 1000) as u64),
-                        task: open.task.clone(),
-                        result,
-                        priority: open.priority,
-                    };
+                    let mut row = open.stop_row(now_ms, end_ms, result);
+                    if let Some(m) = mode_override {
+                        row.mode = m;
+                    }
                     Ok((row.to_line().into_bytes(), (idx.last_line + 1, row)))
                 })
                 .await?;
@@ -268,17 +258,15 @@ pub async fn track(project: Arc<Project>, args: TrackArgs) -> Result<TrackOut> {
                     iso_ms(start_ms)
                 )));
             }
-            let row = NewRow {
-                timestamp_ms: now_ms,
+            let row = NewRow::started(
+                now_ms,
+                task_id.unwrap_or_else(|| new_id("t", now)),
                 mode,
-                task_id: task_id.unwrap_or_else(|| new_id("t", now)),
-                start_ms: Some(start_ms),
-                end_ms: Some(end_ms),
-                duration_s: Some(((end_ms - start_ms) / 1000) as u64),
                 task,
-                result: result_arg(&args.result)?,
-                priority: args.priority.unwrap_or_default(),
-            };
+                args.priority.unwrap_or_default(),
+                start_ms,
+            )
+            .finished(now_ms, end_ms, result_arg(&args.result)?);
             let (line, row) = log
                 .submit(move |idx| Ok((row.to_line().into_bytes(), (idx.last_line + 1, row))))
                 .await?;

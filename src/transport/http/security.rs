@@ -170,6 +170,14 @@ impl Policy {
         self.token_digest.is_some()
     }
 
+    /// Waits until no request is in flight, at most `limit`. Returns false
+    /// on timeout.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.in_flight.acquire_many(MAX_IN_FLIGHT as u32))
+            .await
+            .is_ok_and(|p| p.is_ok())
+    }
+
     fn host_allowed(&self, value: &str) -> bool {
         let Some((host, port)) = split_host_port(value) else {
             return false;
@@ -305,16 +313,6 @@ impl http_body::Body for PermitBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl Policy {
-    /// Waits until no request is in flight, at most `limit`. Returns false
-    /// on timeout.
-    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
-        tokio::time::timeout(limit, self.in_flight.acquire_many(MAX_IN_FLIGHT as u32))
-            .await
-            .is_ok_and(|p| p.is_ok())
     }
 }
 
