@@ -1,4 +1,5 @@
-//! State-layer benchmarks (SPEC §11), run with `cargo bench --bench state`.
+//! State-layer benchmarks, run with `cargo bench --bench state`: the ops
+//! behind the write tools and get_time_tracking, called in process.
 //!
 //! A plain harness (no criterion) because the targets are about tails and
 //! throughput: it prints medians, p99s and rates next to this disk's own
@@ -11,10 +12,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loop_orchestrator::config::Config;
-use loop_orchestrator::state::Project;
-use loop_orchestrator::tools::orchestrator::{memory, schedules, timing};
-use serde_json::json;
+use jiff::Timestamp;
+use loop_orchestrator::ops::memory::{self, Addition, NewEntry, Overflow, Section, Update};
+use loop_orchestrator::ops::schedules::{self, Manage, ScheduleChange};
+use loop_orchestrator::ops::timing::{self, Priority, Track, TrackingQuery};
+use loop_orchestrator::{Config, Project};
+use serde_json::{Map, Value, json};
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
@@ -43,21 +46,40 @@ fn project(dir: &std::path::Path) -> Arc<Project> {
     Arc::new(Project::open(Config::load(dir, None).unwrap()))
 }
 
-fn record_args(i: usize) -> timing::TrackArgs {
-    serde_json::from_value(json!({
-        "action": "record", "task": format!("bench task {i}"), "mode": "code",
-        "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:10:00Z"
-    }))
-    .unwrap()
+fn record(i: usize) -> Track {
+    let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    Track::Record {
+        task_id: None,
+        task: format!("bench task {i}"),
+        mode: Some("code".into()),
+        priority: Priority::Normal,
+        result: "completed".into(),
+        start_ms: start.as_millisecond(),
+        end_ms: start.as_millisecond() + 600_000,
+    }
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+fn change(change: ScheduleChange) -> Manage {
+    Manage::Change {
+        change,
+        expected_version: None,
+    }
+}
+
+fn iso_ms(ms: i64) -> String {
+    format!("{:.3}", Timestamp::from_millisecond(ms).unwrap())
 }
 
 fn main() {
     let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&base).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     println!(
         "machine: {} cores; files on {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -84,13 +106,11 @@ fn main() {
     let dir = tempfile::tempdir_in(&base).unwrap();
     let p = project(dir.path());
     let mut v = Vec::new();
-    rt.block_on(async {
-        for i in 0..2000 {
-            let t = Instant::now();
-            timing::track(Arc::clone(&p), record_args(i)).await.unwrap();
-            v.push(t.elapsed());
-        }
-    });
+    for i in 0..2000 {
+        let t = Instant::now();
+        timing::track(&p, record(i), Timestamp::now()).unwrap();
+        v.push(t.elapsed());
+    }
     let (_, a_p99) = report("track_task_time record, 1 writer", v);
     println!(
         "    -> p99 / fsync p50 = {:.2} (target <= 2), p99 / fsync p99 = {:.2}",
@@ -104,20 +124,14 @@ fn main() {
     let p = project(dir.path());
     let per = 500;
     let start = Instant::now();
-    rt.block_on(async {
-        let mut tasks = Vec::new();
+    std::thread::scope(|s| {
         for w in 0..32 {
             let p = Arc::clone(&p);
-            tasks.push(tokio::spawn(async move {
+            s.spawn(move || {
                 for i in 0..per {
-                    timing::track(Arc::clone(&p), record_args(w * per + i))
-                        .await
-                        .unwrap();
+                    timing::track(&p, record(w * per + i), Timestamp::now()).unwrap();
                 }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
+            });
         }
     });
     let secs = start.elapsed().as_secs_f64();
@@ -141,9 +155,13 @@ fn main() {
     let p = project(dir.path());
     let created = schedules::manage(
         &p,
-        serde_json::from_value(json!({"action": "create", "schedule": {
-            "name": "bench", "mode": "code", "taskInstructions": "x", "timeInterval": "10", "timeUnit": "minute"}}))
-        .unwrap(),
+        change(ScheduleChange::Create {
+            schedule: object(
+                json!({"name": "bench", "mode": "code", "taskInstructions": "x",
+                "timeInterval": "10", "timeUnit": "minute"}),
+            ),
+        }),
+        Timestamp::now(),
     )
     .unwrap();
     let id = created.schedule.unwrap()["id"]
@@ -153,19 +171,22 @@ fn main() {
     for i in 0..9 {
         schedules::manage(
             &p,
-            serde_json::from_value(json!({"action": "create", "schedule": {
-                "name": format!("other {i}"), "mode": "code", "taskInstructions": "y".repeat(500)}}))
-            .unwrap(),
+            change(ScheduleChange::Create {
+                schedule: object(json!({"name": format!("other {i}"), "mode": "code",
+                    "taskInstructions": "y".repeat(500)})),
+            }),
+            Timestamp::now(),
         )
         .unwrap();
     }
     let mut v = Vec::new();
     for i in 0..300 {
-        let args = serde_json::from_value(json!({"action": "update", "schedule_id": id,
-            "fields": {"timeInterval": (i % 50 + 1).to_string()}}))
-        .unwrap();
+        let op = change(ScheduleChange::Update {
+            id: id.clone(),
+            fields: object(json!({"timeInterval": (i % 50 + 1).to_string()})),
+        });
         let t = Instant::now();
-        schedules::manage(&p, args).unwrap();
+        schedules::manage(&p, op, Timestamp::now()).unwrap();
         v.push(t.elapsed());
     }
     report("manage_schedules update (10 schedules)", v);
@@ -175,11 +196,19 @@ fn main() {
     let p = project(dir.path());
     let mut v = Vec::new();
     for i in 0..300 {
-        let args = serde_json::from_value(json!({"section": "updates", "mode": "code",
-            "category": format!("Bench {i}"), "finding": "f".repeat(120), "on_overflow": "archive"}))
-        .unwrap();
+        let u = Update {
+            section: Section::Updates,
+            addition: Addition::Entry(NewEntry {
+                mode: "code".into(),
+                category: format!("Bench {i}"),
+                finding: Some("f".repeat(120)),
+                ..Default::default()
+            }),
+            on_overflow: Overflow::Archive,
+            expected_version: None,
+        };
         let t = Instant::now();
-        memory::update(&p, args).unwrap();
+        memory::update(&p, u, Timestamp::now()).unwrap();
         v.push(t.elapsed());
     }
     report("update_persistent_memory (archiving at 300)", v);
@@ -205,8 +234,8 @@ fn main() {
         let prio = ["todo", "schedule", "normal"];
         for i in 0..rows {
             let ms = 1_767_225_600_000i64 + i as i64 * 60_000;
-            let s = loop_orchestrator::state::time::iso_ms(ms);
-            let e = loop_orchestrator::state::time::iso_ms(ms + (i as i64 % 5000) * 1000);
+            let s = iso_ms(ms);
+            let e = iso_ms(ms + (i as i64 % 5000) * 1000);
             writeln!(
                 w,
                 "{e}\t{}\tt{i}\t{s}\t{e}\t{}\tGenerated task number {i}\tcompleted\t{}",
@@ -223,11 +252,11 @@ fn main() {
     let mut v = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let out = timing::tracking(
-            &p,
-            serde_json::from_value(json!({"group_by": "mode"})).unwrap(),
-        )
-        .unwrap();
+        let q = TrackingQuery {
+            group_by: Some(timing::GroupBy::Mode),
+            ..Default::default()
+        };
+        let out = timing::tracking(&p, q, Timestamp::now()).unwrap();
         v.push(t.elapsed());
         assert_eq!(out.summary.rows_total as usize, rows);
     }

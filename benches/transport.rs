@@ -156,6 +156,7 @@ fn start_http(root: &std::path::Path, stateless: bool) -> (Child, String) {
         .unwrap()
         .unwrap()
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split(' ').next())
         .unwrap()
         .to_string();
     std::thread::spawn(move || for _ in lines {});

@@ -57,7 +57,7 @@ start_daemon() {
   "$BIN" --root "$root" --mode http --host 127.0.0.1 --port 0 "$@" 2>"$err" &
   DAEMON_PID=$!
   for _ in $(seq 100); do
-    URL=$(sed -n 's/^listening on //p' "$err" | head -1)
+    URL=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$err" | head -1)
     [ -n "$URL" ] && return 0
     sleep 0.05
   done

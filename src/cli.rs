@@ -1,6 +1,6 @@
-//! Command line (SPEC §2): flags, `--info`, `tools`, `call`, and starting
-//! the transport. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
-//! bad config.
+//! Command line: flags, `--info`, `tools`, `describe`, `call`, and starting
+//! the transport under the application owner. Exit codes: 0 ok, 1 runtime
+//! failure, 2 bad usage or bad config.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -11,17 +11,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::{App, SHUTDOWN_GRACE};
 use crate::config::Config;
 use crate::server::Server;
-use crate::state::{FileHealth, Project};
-use crate::transport::http;
+use crate::state::FileHealth;
+use crate::tools::reference;
+use crate::transport::{http, stdio};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "loop-orchestrator",
     version,
     about = "MCP server for schedule-driven development loops (Roo Code / Cline)",
-    long_about = "MCP server for schedule-driven development loops. Serves Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md, TODO.md and .roomodes of a project root to coding agents over stdio.\n\nExit codes: 0 ok, 1 runtime failure (or an unhealthy --info / a failed call), 2 bad usage or bad configuration."
+    long_about = "MCP server for schedule-driven development loops. Serves Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md, TODO.md and the custom modes (.roomodes, .zoomodes, .kilocodemodes) of a project root to coding agents over stdio or HTTP.\n\nExit codes: 0 ok, 1 runtime failure (or an unhealthy --info / a failed call), 2 bad usage or bad configuration."
 )]
 struct Cli {
     /// Project root (default: the current directory).
@@ -78,7 +80,20 @@ enum Command {
         json_args: Option<String>,
     },
     /// List the tools with one-line descriptions.
-    Tools,
+    Tools {
+        /// Print the tools as MCP's tools/list shows them (JSON).
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the reference of every tool (Markdown, as in the README).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Print one tool's reference: arguments with types and defaults, and an
+    /// example call.
+    Describe {
+        /// Tool name, e.g. track_task_time.
+        tool: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -105,9 +120,10 @@ pub fn run() -> ExitCode {
     if cli.info {
         return info(config);
     }
-    match cli.command {
-        Some(Command::Tools) => tools(config),
-        Some(Command::Call { tool, json_args }) => call(config, &tool, json_args.as_deref()),
+    match &cli.command {
+        Some(Command::Tools { json, markdown }) => tools(config, *json, *markdown),
+        Some(Command::Describe { tool }) => describe(config, tool),
+        Some(Command::Call { tool, json_args }) => call(config, tool, json_args.as_deref()),
         None => serve(config, &cli),
     }
 }
@@ -153,7 +169,8 @@ struct Info {
 }
 
 fn info(config: Config) -> ExitCode {
-    let project = Arc::new(Project::open(config));
+    let app = App::new(config);
+    let project = app.project();
     let files = project.health();
     let healthy = files.iter().all(|f| f.parses);
     let info = Info {
@@ -163,7 +180,7 @@ fn info(config: Config) -> ExitCode {
         config: project.config.source.to_string(),
         timezone: project.config.timezone.name.clone(),
         healthy,
-        tool_count: Server::new(Arc::clone(&project)).tools().len(),
+        tool_count: Server::new(Arc::clone(&app)).tools().len(),
         files,
     };
     if !print_json(&info) {
@@ -172,13 +189,42 @@ fn info(config: Config) -> ExitCode {
     ExitCode::from(if healthy { 0 } else { 1 })
 }
 
-fn tools(config: Config) -> ExitCode {
-    let server = Server::new(Arc::new(Project::open(config)));
-    for t in server.tools() {
+fn tools(config: Config, json: bool, markdown: bool) -> ExitCode {
+    let server = Server::new(App::new(config));
+    let tools = server.tools();
+    if json {
+        return if print_json(&serde_json::json!({ "tools": tools })) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    if markdown {
+        print!("{}", reference::markdown(&tools));
+        return ExitCode::SUCCESS;
+    }
+    for t in tools {
         let desc = summary(t.description.as_deref().unwrap_or(""));
         println!("{:<26} {desc}", t.name);
     }
     ExitCode::SUCCESS
+}
+
+fn describe(config: Config, name: &str) -> ExitCode {
+    let server = Server::new(App::new(config));
+    match server.tool(name) {
+        Some(t) => {
+            print!("{}", reference::tool_markdown(t));
+            ExitCode::SUCCESS
+        }
+        None => fail(
+            2,
+            &format!(
+                "unknown tool {name:?}; tools: {}",
+                server.tool_names().join(", ")
+            ),
+        ),
+    }
 }
 
 /// The first sentence of a description, at most 100 characters.
@@ -206,10 +252,18 @@ fn summary(desc: &str) -> String {
     out
 }
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+/// stdio serves one client, whose messages arrive one after another: one
+/// thread does it with less wake-up overhead. HTTP keeps a worker per core.
+fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if single_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
 }
 
 fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
@@ -239,21 +293,26 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
             return fail(2, &format!("JSON_ARGS:{line}:{col}: {e}"));
         }
     };
-    let project = Arc::new(Project::open(config));
-    let server = Server::new(Arc::clone(&project));
-    if !server.tools().iter().any(|t| t.name == tool) {
-        let names: Vec<String> = server.tools().iter().map(|t| t.name.to_string()).collect();
+    let app = App::new(config);
+    let server = Server::new(Arc::clone(&app));
+    if server.tool(tool).is_none() {
         return fail(
             2,
-            &format!("unknown tool {tool:?}; tools: {}", names.join(", ")),
+            &format!(
+                "unknown tool {tool:?}; tools: {}",
+                server.tool_names().join(", ")
+            ),
         );
     }
-    let rt = match runtime() {
+    let rt = match runtime(true) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };
-    let outcome = rt.block_on(crate::transport::in_process_call(server, tool, args));
-    project.close();
+    let outcome = rt.block_on(async {
+        let outcome = crate::transport::in_process_call(server, tool, args).await;
+        app.shutdown(SHUTDOWN_GRACE).await;
+        outcome
+    });
     match outcome {
         Ok(result) => {
             if result.is_error == Some(true) {
@@ -277,10 +336,10 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
 }
 
 fn serve(config: Config, cli: &Cli) -> ExitCode {
-    let mode = match cli.mode {
-        Mode::Auto if std::io::stdin().is_terminal() => Mode::Http,
-        Mode::Auto => Mode::Stdio,
-        m => m,
+    let (mode, auto) = match cli.mode {
+        Mode::Auto if std::io::stdin().is_terminal() => (Mode::Http, true),
+        Mode::Auto => (Mode::Stdio, true),
+        m => (m, false),
     };
     let http = (mode == Mode::Http).then(|| http::Options {
         host: cli.host.clone(),
@@ -296,26 +355,34 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     {
         return fail(2, &e.to_string());
     }
-    let project = Arc::new(Project::open(config));
-    let rt = match runtime() {
+    let rt = match runtime(http.is_none()) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };
-    let server = Server::new(Arc::clone(&project));
-    let result = rt.block_on(async move {
-        match http {
-            Some(opts) => http::serve(server, opts).await.map_err(|e| match e {
+    let root = config.root.display().to_string();
+    let app = App::new(config);
+    let server = Server::new(Arc::clone(&app));
+    let result = rt.block_on(async {
+        app.stop_on_signals();
+        let stop = app.shutdown_token();
+        let result = match http {
+            Some(opts) => http::serve(server, opts, stop, &root).await.map_err(|e| match e {
                 http::HttpError::Usage(m) => (2, m),
                 http::HttpError::Runtime(m) => (1, m),
             }),
-            None => crate::transport::stdio::serve(server)
-                .await
-                .map_err(|m| (1, m)),
-        }
+            None => stdio::serve(server, stop).await.map_err(|e| match e {
+                stdio::StdioError::NoClient if auto => (
+                    1,
+                    "stdin ended before an MCP client said hello: --mode auto chose stdio because stdin is not a terminal (it is a pipe, a file or /dev/null). MCP clients (Cline, Zoo Code, Kilo Code, Claude Code) start this binary with a pipe and speak first; to run the HTTP daemon instead, pass --mode http".to_string(),
+                ),
+                e => (1, e.to_string()),
+            }),
+        };
+        // Calls in flight finish and every queued append is durable before
+        // the process exits.
+        app.shutdown(SHUTDOWN_GRACE).await;
+        result
     });
-    // Every queued append is durable before the process exits; dropping the
-    // runtime waits for blocking writes still running.
-    project.close();
     drop(rt);
     match result {
         Ok(()) => ExitCode::SUCCESS,

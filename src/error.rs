@@ -1,11 +1,16 @@
 //! The one error type of the library. Every message says what was wrong,
 //! where (a root-relative path, line and column when there is one) and, for
 //! bad input, what is accepted.
+//!
+//! [`Error`] is `Clone` (the I/O source is shared), so one failure can be
+//! handed to every waiter of a batch without losing its kind: a lock
+//! timeout reaches each caller as a lock timeout, not as a string.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Errors raised by the state layer and the tools.
-#[derive(Debug, thiserror::Error)]
+/// Errors raised by the state layer, the ops and the tools.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// An I/O operation on a file failed.
     #[error("{op} {path}: {source}")]
@@ -13,11 +18,11 @@ pub enum Error {
         op: &'static str,
         path: String,
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// A state file does not parse. It is never rewritten in that state.
     #[error(
-        "{path}:{line}:{column}: {message}; the file was not changed (repair it by hand or run error_recovery {{\"action\": \"recover_file\", \"path\": \"{path}\"}})"
+        "{path}:{line}:{column}: {message}; the file was not changed (repair it by hand; the server keeps copies of earlier versions under .roo/backups/)"
     )]
     Corrupt {
         path: String,
@@ -53,6 +58,13 @@ pub enum Error {
     /// A write would break a limit (e.g. the memory line limit).
     #[error("{0}")]
     Limit(String),
+    /// The server is stopping and takes no more writes.
+    #[error("the server is shutting down; retry with another server process")]
+    ShuttingDown,
+    /// The work would block an async worker. Never reaches a client: the
+    /// tool runner catches it and runs the call again off the workers.
+    #[error("this call has to run off the async workers")]
+    MustBlock,
     /// A bug or an unexpected runtime failure (a worker thread died, ...).
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,7 +77,7 @@ impl Error {
         Error::Io {
             op,
             path: path.into(),
-            source,
+            source: Arc::new(source),
         }
     }
 

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    loop_orchestrator::cli::run()
+    loop_orchestrator::run()
 }

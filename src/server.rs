@@ -1,7 +1,8 @@
-//! The rmcp server handler: server info, the stored tool router, and
-//! `logging/setLevel`. Tool failures become `isError` results in
-//! `tools::ToolError`; here they are also sent as `error` log notifications
-//! to sessions that asked for logs.
+//! The rmcp server handler: server info, the stored tool router (its
+//! schemas rewritten once by `tools::schema::lean`), unknown-tool errors
+//! that list the tools, and `logging/setLevel`. Tool failures become
+//! `isError` results in `tools::ToolError`; here they are also sent as
+//! `error` log notifications to sessions that asked for logs.
 // Logging is deprecated for the 2026-07-28 protocol but is what clients up
 // to 2025-11-25 (Cline, Roo) use.
 #![allow(deprecated)]
@@ -18,7 +19,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use crate::state::Project;
+use crate::app::App;
+use crate::tools::schema::lean;
 
 /// Instructions sent to clients at initialization.
 const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven development loop's state in plain project files: Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md (3 sections, line limit), TODO.md and .roomodes. Read with get_* tools; every write is validated, backed up and atomic. Tool errors say what was wrong and what is accepted.";
@@ -41,7 +43,7 @@ fn rank(level: LoggingLevel) -> u8 {
 
 /// One MCP server over one project root.
 pub struct Server {
-    pub(crate) project: Arc<Project>,
+    pub(crate) app: Arc<App>,
     /// Built once; every session shares it.
     tool_router: Arc<ToolRouter<Server>>,
     /// This session's minimum log level (`LOGS_OFF` until it sets one).
@@ -53,7 +55,7 @@ pub struct Server {
 impl Clone for Server {
     fn clone(&self) -> Self {
         Server {
-            project: Arc::clone(&self.project),
+            app: Arc::clone(&self.app),
             tool_router: Arc::clone(&self.tool_router),
             log_level: AtomicU8::new(LOGS_OFF),
         }
@@ -61,10 +63,18 @@ impl Clone for Server {
 }
 
 impl Server {
-    pub fn new(project: Arc<Project>) -> Self {
+    pub fn new(app: Arc<App>) -> Self {
+        let mut router = Self::orchestrator_router();
+        for route in router.map.values_mut() {
+            let attr = &mut route.attr;
+            attr.input_schema = Arc::new(lean(&attr.input_schema));
+            if let Some(out) = &attr.output_schema {
+                attr.output_schema = Some(Arc::new(lean(out)));
+            }
+        }
         Server {
-            project,
-            tool_router: Arc::new(Self::orchestrator_router()),
+            app,
+            tool_router: Arc::new(router),
             log_level: AtomicU8::new(LOGS_OFF),
         }
     }
@@ -72,6 +82,16 @@ impl Server {
     /// The tools this server exposes, sorted by name.
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
         self.tool_router.list_all()
+    }
+
+    /// The tool named `name`.
+    pub fn tool(&self, name: &str) -> Option<&rmcp::model::Tool> {
+        self.tool_router.get(name)
+    }
+
+    /// The names of the tools, sorted.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools().iter().map(|t| t.name.to_string()).collect()
     }
 
     fn logs(&self, level: LoggingLevel) -> bool {
@@ -115,6 +135,15 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.clone();
+        if self.tool_router.get(&name).is_none() {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool {name:?}; tools: {}",
+                    self.tool_names().join(", ")
+                ),
+                None,
+            ));
+        }
         let peer = context.peer.clone();
         let response = self
             .tool_router

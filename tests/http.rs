@@ -44,6 +44,7 @@ fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
     let first = lines.next().expect("a line on stderr").unwrap();
     let url = first
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_string();
     // Keep draining stderr so the daemon never blocks on it.

@@ -1,53 +1,53 @@
 //! The state layer: owns every byte the server reads or writes on disk.
 //!
-//! [`Project`] ties the files of one root together: cached whole-file state
-//! files ([`file::StateFile`]), the two append-only logs with group commit
-//! ([`atomic::AppendLog`]), locks and backups.
+//! * [`path`]: [`ProjectPath`](path::ProjectPath), the normalised name of a
+//!   file the server manages;
+//! * [`store`]: storage mechanics (locks, atomic replace, the group-commit
+//!   append log, the cached state file, backups) and nothing about formats;
+//! * [`formats`]: one parser/writer per kind of file, pure functions over
+//!   bytes.
+//!
+//! [`Project`] ties the files of one root together.
 
-pub mod atomic;
-pub mod backup;
-pub mod delegations;
-pub mod file;
-pub mod memory;
-pub mod modes;
-pub mod next_run;
-pub mod schedules;
-pub mod time;
-pub mod timing;
-pub mod todo;
+pub mod formats;
+pub mod path;
+pub mod store;
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
-use jiff::Timestamp;
 use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, StatePath};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use atomic::{AppendLog, Locks, Stamp};
-use backup::Backups;
-use delegations::DelegationIndex;
-use file::{Cache, StateFile};
-use modes::ModeSet;
-use timing::TimingIndex;
+use formats::delegations::DelegationIndex;
+use formats::modes::ModeSet;
+use formats::timing::TimingIndex;
+use formats::{memory, modes, schedules, timing, todo};
+use path::ProjectPath;
+use store::append::{AppendLog, LogIndex};
+use store::backup::Backups;
+use store::file::{Cache, StateFile};
+use store::lock::Locks;
+use store::replace::read_optional;
+use store::stamp::Stamp;
 
 /// Everything the server knows about one project root.
 pub struct Project {
     pub config: Config,
-    pub locks: Arc<Locks>,
-    pub backups: Backups,
     pub schedules: StateFile<schedules::Schedules>,
     pub memory: StateFile<memory::Memory>,
     pub memory_archive: StateFile<()>,
     pub todo: StateFile<todo::Todo>,
     modes_cache: Cache<ModeSet>,
+    locks: Arc<Locks>,
     timing_log: LogCell<TimingIndex>,
     delegation_log: LogCell<DelegationIndex>,
 }
 
 /// An append log started on first use (or why it could not start).
-type LogCell<S> = OnceLock<std::result::Result<AppendLog<S>, String>>;
+type LogCell<S> = OnceLock<std::result::Result<AppendLog<S>, Error>>;
 
 fn no_parse(_: Option<&[u8]>, _: &str) -> Result<()> {
     Ok(())
@@ -56,44 +56,57 @@ fn no_parse(_: Option<&[u8]>, _: &str) -> Result<()> {
 impl Project {
     pub fn open(config: Config) -> Project {
         let f = &config.files;
+        let locks = Arc::new(Locks::new(f.locks.clone(), config.lock_timeout));
+        let backups = Arc::new(Backups::new(f.backups.clone(), config.backups_keep));
+        let file = |path: &ProjectPath| (path.clone(), Arc::clone(&locks), Arc::clone(&backups));
+        let (p, l, b) = file(&f.schedules);
+        let schedules = StateFile::new(p, schedules::parse, l, b);
+        let (p, l, b) = file(&f.memory);
+        let memory = StateFile::new(p, memory::parse, l, b);
+        let (p, l, b) = file(&f.memory_archive);
+        let memory_archive = StateFile::new(p, no_parse, l, b);
+        let (p, l, b) = file(&f.todo);
+        let todo = StateFile::new(p, todo::parse, l, b);
         Project {
-            locks: Arc::new(Locks::new(
-                f.locks.abs.clone(),
-                f.locks.rel.clone(),
-                config.lock_timeout,
-            )),
-            backups: Backups::new(f.backups.clone(), config.backups_keep),
-            schedules: StateFile::new(f.schedules.clone(), schedules::parse),
-            memory: StateFile::new(f.memory.clone(), memory::parse),
-            memory_archive: StateFile::new(f.memory_archive.clone(), no_parse),
-            todo: StateFile::new(f.todo.clone(), todo::parse),
+            schedules,
+            memory,
+            memory_archive,
+            todo,
             modes_cache: Cache::default(),
+            locks,
             timing_log: OnceLock::new(),
             delegation_log: OnceLock::new(),
             config,
         }
     }
 
-    /// The merged modes (project `.roomodes`, global file, built-ins).
+    /// The merged modes (project mode files, global file, built-ins),
+    /// re-read only when one of the files changed.
     pub fn modes(&self) -> Result<Arc<ModeSet>> {
         let f = &self.config.files;
-        let project_stamp = Stamp::read(&f.modes.abs, &f.modes.rel)?;
-        let global_stamp = match &f.global_modes {
-            Some(g) => Stamp::read(&g.abs, &g.rel)?,
-            None => None,
-        };
-        self.modes_cache
-            .get_or_load(vec![project_stamp, global_stamp], || {
-                let project = atomic::read_optional(&f.modes.abs, &f.modes.rel)?;
-                let global = match &f.global_modes {
-                    Some(g) => atomic::read_optional(&g.abs, &g.rel)?.map(|b| (b, g.rel.clone())),
-                    None => None,
-                };
-                Ok(modes::load(
-                    project.as_deref().map(|b| (b, f.modes.rel.as_str())),
-                    global.as_ref().map(|(b, n)| (b.as_slice(), n.as_str())),
-                ))
-            })
+        let files: Vec<&ProjectPath> = f.modes.iter().chain(f.global_modes.as_ref()).collect();
+        let stamps = files
+            .iter()
+            .map(|p| Stamp::read(p))
+            .collect::<Result<Vec<_>>>()?;
+        self.modes_cache.get_or_load(stamps, || {
+            let mut project: Vec<(Vec<u8>, &str)> = Vec::new();
+            for p in &f.modes {
+                if let Some(bytes) = read_optional(p)? {
+                    project.push((bytes, p.rel()));
+                }
+            }
+            let global = match &f.global_modes {
+                Some(g) => read_optional(g)?.map(|b| (b, g.rel())),
+                None => None,
+            };
+            let project: Vec<(&[u8], &str)> =
+                project.iter().map(|(b, n)| (b.as_slice(), *n)).collect();
+            Ok(modes::load(
+                &project,
+                global.as_ref().map(|(b, n)| (b.as_slice(), *n)),
+            ))
+        })
     }
 
     /// The time-tracking log (its writer thread starts on first use).
@@ -106,20 +119,18 @@ impl Project {
         self.started(&self.delegation_log, &self.config.files.delegations)
     }
 
-    fn started<'a, S: atomic::LogIndex>(
+    fn started<'a, S: LogIndex>(
         &self,
         cell: &'a LogCell<S>,
-        path: &StatePath,
+        path: &ProjectPath,
     ) -> Result<&'a AppendLog<S>> {
-        cell.get_or_init(|| {
-            AppendLog::start(path.abs.clone(), path.rel.clone(), Arc::clone(&self.locks))
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Error::Internal(e.clone()))
+        cell.get_or_init(|| AppendLog::start(path.clone(), Arc::clone(&self.locks)))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// Waits until every queued append is durable and stops the writers.
+    /// Waits until every queued append is durable and stops the writers;
+    /// later appends are refused.
     pub fn close(&self) {
         if let Some(Ok(l)) = self.timing_log.get() {
             l.close();
@@ -129,54 +140,67 @@ impl Project {
         }
     }
 
-    /// The health of every state file (for `--info` and system status).
+    /// The health of every state file (for `--info`).
     pub fn health(&self) -> Vec<FileHealth> {
         let f = &self.config.files;
-        let mut out = Vec::new();
-        out.push(whole_file_health("schedules", &self.schedules, |s| {
-            s.problems.clone()
-        }));
-        out.push(whole_file_health("memory", &self.memory, |m| {
-            let mut p = m.problems.clone();
-            if m.line_count() > self.config.memory_line_limit {
-                p.push(format!(
-                    "{} lines, over the limit of {}",
-                    m.line_count(),
-                    self.config.memory_line_limit
-                ));
-            }
-            p
-        }));
-        out.push(whole_file_health("todo", &self.todo, |t| {
-            t.problems.clone()
-        }));
-        out.push(log_head_health("timing", &f.timing, |bytes| {
-            let mut reader = timing::Reader::default();
-            let mut issues = Vec::new();
-            for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                let (text, lossy) = timing::decode(line);
-                if let timing::Line::Row(row) = reader.read(&text, lossy, i as u64 + 1)
-                    && !row.issues.is_empty()
-                {
-                    issues.push(format!("line {}: {}", i + 1, row.issues.join("; ")));
+        let mut out = vec![
+            whole_file_health("schedules", &self.schedules, |s| s.problems.clone()),
+            whole_file_health("memory", &self.memory, |m| {
+                let mut p = m.problems.clone();
+                if m.line_count() > self.config.memory_line_limit {
+                    p.push(format!(
+                        "{} lines, over the limit of {}",
+                        m.line_count(),
+                        self.config.memory_line_limit
+                    ));
                 }
-            }
-            issues
-        }));
-        out.push(log_head_health("delegations", &f.delegations, |bytes| {
-            let mut idx = DelegationIndex::default();
-            for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                atomic::LogIndex::ingest(&mut idx, line, i as u64 + 1);
-            }
-            idx.bad
-                .iter()
-                .map(|b| format!("line {}: {}", b.line, b.reason))
-                .collect()
-        }));
-        let modes = self.modes();
-        let modes_path = &f.modes;
-        let meta = std::fs::metadata(&modes_path.abs).ok();
-        out.push(match modes {
+                p
+            }),
+            whole_file_health("todo", &self.todo, |t| t.problems.clone()),
+            log_head_health("timing", &f.timing, |bytes| {
+                let mut reader = timing::Reader::default();
+                let mut issues = Vec::new();
+                for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                    let (text, lossy) = timing::decode(line);
+                    if let timing::Line::Row(row) = reader.read(&text, lossy, i as u64 + 1)
+                        && !row.issues.is_empty()
+                    {
+                        issues.push(format!("line {}: {}", i + 1, row.issues.join("; ")));
+                    }
+                }
+                issues
+            }),
+            log_head_health("delegations", &f.delegations, |bytes| {
+                let mut idx = DelegationIndex::default();
+                for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                    idx.ingest(line, i as u64 + 1);
+                }
+                idx.bad
+                    .iter()
+                    .map(|b| format!("line {}: {}", b.line, b.reason))
+                    .collect()
+            }),
+        ];
+        out.push(self.modes_health());
+        out
+    }
+
+    fn modes_health(&self) -> FileHealth {
+        let files = &self.config.files.modes;
+        let existing: Vec<&ProjectPath> = files.iter().filter(|p| p.exists()).collect();
+        // The highest-precedence file that exists names the entry.
+        let shown = existing
+            .last()
+            .copied()
+            .or(files.first())
+            .cloned()
+            .unwrap_or_else(|| ProjectPath::resolve(&self.config.root, ".roomodes"));
+        let size = existing
+            .iter()
+            .filter_map(|p| std::fs::metadata(p.abs()).ok())
+            .map(|m| m.len())
+            .sum();
+        match self.modes() {
             Ok(m) => {
                 let mut issues: Vec<String> = m.problems.clone();
                 issues.extend(
@@ -186,19 +210,19 @@ impl Project {
                 );
                 FileHealth {
                     name: "modes".into(),
-                    path: modes_path.rel.clone(),
-                    exists: meta.is_some(),
-                    size: meta.as_ref().map_or(0, |m| m.len()),
+                    path: shown.rel().to_string(),
+                    exists: !existing.is_empty(),
+                    size,
                     parses: !m
                         .problems
                         .iter()
                         .any(|p| p.contains("not valid YAML or JSON")),
                     issues,
+                    sources: existing.iter().map(|p| p.rel().to_string()).collect(),
                 }
             }
-            Err(e) => FileHealth::unreadable("modes", modes_path, e),
-        });
-        out
+            Err(e) => FileHealth::unreadable("modes", &shown, e),
+        }
     }
 }
 
@@ -214,17 +238,22 @@ pub struct FileHealth {
     /// will not rewrite it).
     pub parses: bool,
     pub issues: Vec<String>,
+    /// Every file read for this entry (modes: the project mode files that
+    /// exist, lowest precedence first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl FileHealth {
-    fn unreadable(name: &str, path: &StatePath, e: Error) -> Self {
+    fn unreadable(name: &str, path: &ProjectPath, e: Error) -> Self {
         FileHealth {
             name: name.into(),
-            path: path.rel.clone(),
-            exists: path.abs.exists(),
-            size: std::fs::metadata(&path.abs).map(|m| m.len()).unwrap_or(0),
+            path: path.rel().to_string(),
+            exists: path.exists(),
+            size: std::fs::metadata(path.abs()).map(|m| m.len()).unwrap_or(0),
             parses: false,
             issues: vec![e.to_string()],
+            sources: Vec::new(),
         }
     }
 }
@@ -237,11 +266,12 @@ fn whole_file_health<T>(
     match file.read() {
         Ok(l) => FileHealth {
             name: name.into(),
-            path: file.path.rel.clone(),
+            path: file.path.rel().to_string(),
             exists: l.exists,
             size: l.size,
             parses: true,
             issues: issues(&l.value),
+            sources: Vec::new(),
         },
         Err(e) => FileHealth::unreadable(name, &file.path, e),
     }
@@ -252,29 +282,31 @@ const HEAD_BYTES: u64 = 64 * 1024;
 
 fn log_head_health(
     name: &str,
-    path: &StatePath,
+    path: &ProjectPath,
     issues: impl FnOnce(&[u8]) -> Vec<String>,
 ) -> FileHealth {
-    let file = match std::fs::File::open(&path.abs) {
+    let healthy = |exists, size, issues| FileHealth {
+        name: name.into(),
+        path: path.rel().to_string(),
+        exists,
+        size,
+        parses: true,
+        issues,
+        sources: Vec::new(),
+    };
+    let file = match std::fs::File::open(path.abs()) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return FileHealth {
-                name: name.into(),
-                path: path.rel.clone(),
-                exists: false,
-                size: 0,
-                parses: true,
-                issues: Vec::new(),
-            };
+            return healthy(false, 0, Vec::new());
         }
         Err(e) => {
-            return FileHealth::unreadable(name, path, Error::io("cannot open", &path.rel, e));
+            return FileHealth::unreadable(name, path, Error::io("cannot open", path.rel(), e));
         }
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut head = Vec::new();
     if let Err(e) = file.take(HEAD_BYTES).read_to_end(&mut head) {
-        return FileHealth::unreadable(name, path, Error::io("cannot read", &path.rel, e));
+        return FileHealth::unreadable(name, path, Error::io("cannot read", path.rel(), e));
     }
     // Only whole lines.
     if size > HEAD_BYTES
@@ -289,38 +321,19 @@ fn log_head_health(
             HEAD_BYTES / 1024
         ));
     }
-    FileHealth {
-        name: name.into(),
-        path: path.rel.clone(),
-        exists: true,
-        size,
-        parses: true,
-        issues: list,
-    }
-}
-
-/// A readable unique id: `<prefix>-<yyyymmddThhmmss>-<6 hex>`.
-pub fn new_id(prefix: &str, now: Timestamp) -> String {
-    let mut rnd = [0u8; 3];
-    let _ = getrandom::fill(&mut rnd);
-    format!(
-        "{prefix}-{}-{:02x}{:02x}{:02x}",
-        now.strftime("%Y%m%dT%H%M%S"),
-        rnd[0],
-        rnd[1],
-        rnd[2]
-    )
+    healthy(true, size, list)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::Timestamp;
 
     /// Random inputs built from the formats' own tokens (and raw bytes):
     /// every parser must return, never panic.
     #[test]
     fn parsers_never_panic_on_arbitrary_input() {
-        const TOKENS: [&str; 24] = [
+        const TOKENS: [&str; 28] = [
             "# ",
             "## ",
             "### ",
@@ -338,6 +351,10 @@ mod tests {
             "{\"schedules\": [",
             "{\"id\": \"1\", \"timeInterval\": ",
             "\"10\"",
+            "\"18014398509481984\"",
+            "\"9223372036854775807\"",
+            "100000000000000000000",
+            "\"timeUnit\": \"day\", \"startDate\": \"2026-03-08\", \"lastExecutionTime\": \"2026-03-08T02:30:00Z\", ",
             "}",
             "]",
             ",",
@@ -353,7 +370,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        for _ in 0..3000 {
+        for _ in 0..4000 {
             let mut input: Vec<u8> = Vec::new();
             for _ in 0..(next() % 40) {
                 let r = next();
@@ -365,7 +382,9 @@ mod tests {
             }
             let _ = schedules::parse(Some(&input), "s.json").map(|s| {
                 for o in s.items() {
-                    let _ = schedules::status(o, Timestamp::UNIX_EPOCH, &jiff::tz::TimeZone::UTC);
+                    for now in [Timestamp::UNIX_EPOCH, Timestamp::MAX, Timestamp::MIN] {
+                        let _ = schedules::status(o, now, &jiff::tz::TimeZone::UTC);
+                    }
                 }
             });
             if let Ok(mut m) = memory::parse(Some(&input), "m.md") {
@@ -373,12 +392,12 @@ mod tests {
                 m.append_bullet("commands", Some("x"), "y");
             }
             let _ = todo::parse(Some(&input), "TODO.md");
-            let _ = modes::load(Some((&input, ".roomodes")), None);
+            let _ = modes::load(&[(&input, ".roomodes")], None);
             let mut idx = timing::TimingIndex::default();
-            let mut d = delegations::DelegationIndex::default();
+            let mut d = DelegationIndex::default();
             for (i, line) in input.split(|b| *b == b'\n').enumerate() {
-                atomic::LogIndex::ingest(&mut idx, line, i as u64 + 1);
-                atomic::LogIndex::ingest(&mut d, line, i as u64 + 1);
+                idx.ingest(line, i as u64 + 1);
+                d.ingest(line, i as u64 + 1);
             }
         }
     }

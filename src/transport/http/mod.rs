@@ -1,8 +1,10 @@
-//! The HTTP daemon (SPEC §8.2): streamable HTTP at `/mcp` (rmcp's
+//! The HTTP daemon: streamable HTTP at `/mcp` (rmcp's
 //! `StreamableHttpService`; sessions, or stateless JSON with
 //! `--stateless`), legacy HTTP+SSE at `/sse` + `/message`, and `/healthz`.
-//! One security middleware guards every route; SIGINT/SIGTERM stop
-//! accepting, finish in-flight requests (bounded) and return.
+//! Security is layered by placement: Host/Origin on every route, the bearer
+//! token on the MCP routes, admission control on the routes that do work.
+//! When the application's shutdown token fires it stops accepting, lets the
+//! requests in flight finish (bounded) and returns.
 
 pub mod security;
 pub mod sse;
@@ -10,11 +12,9 @@ pub mod sse;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use rmcp::ServerHandler;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use security::{Policy, is_loopback};
 
+use crate::app::SHUTDOWN_GRACE;
+
 /// Request bodies are capped at 4 MiB (413 beyond).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
-/// How long shutdown waits for in-flight requests and open streams.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How to run the daemon.
 #[derive(Debug, Clone)]
@@ -64,20 +64,14 @@ impl<S> Clone for AppState<S> {
     }
 }
 
-async fn healthz<S>(State(st): State<AppState<S>>) -> Response {
-    let body = serde_json::json!({
+async fn healthz<S>(State(st): State<AppState<S>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
         "status": "ok",
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
         "mode": if st.stateless { "stateless" } else { "sessions" },
         "sse_sessions": st.sessions.count(),
-    });
-    let mut r = body.to_string().into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    }))
 }
 
 /// Checks the options before anything is bound: a non-loopback address
@@ -110,7 +104,7 @@ where
         .with_legacy_session_mode(!opts.stateless)
         .with_json_response(opts.stateless)
         .with_cancellation_token(ct.child_token())
-        // Host and Origin are checked for every route by `security::guard`.
+        // Host and Origin are checked for every route by `security::host_origin`.
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_max_request_body_bytes(MAX_BODY)
@@ -126,49 +120,32 @@ where
         stateless: opts.stateless,
     };
     let sessions = Arc::clone(&state.sessions);
+    use axum::middleware::from_fn_with_state as layer;
+    // The MCP routes: bearer token (outermost, so a refused request does no
+    // work), then admission control.
+    let mcp_routes = Router::new()
+        .route("/sse", get(sse::open::<S>))
+        .route("/message", post(sse::post::<S>))
+        .with_state(sessions)
+        .nest_service("/mcp", mcp)
+        .layer(layer(Arc::clone(&policy), security::admission))
+        .layer(layer(Arc::clone(&policy), security::bearer));
     Router::new()
         .route("/healthz", get(healthz::<S>))
         .with_state(state)
-        .merge(
-            Router::new()
-                .route("/sse", get(sse::open::<S>))
-                .route("/message", post(sse::post::<S>))
-                .with_state(sessions),
-        )
-        .nest_service("/mcp", mcp)
+        .merge(mcp_routes)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            policy,
-            security::guard,
-        ))
+        .layer(layer(policy, security::host_origin))
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Binds, prints `listening on http://HOST:PORT` on stderr, and serves until
-/// SIGINT or SIGTERM.
-pub async fn serve<S>(service: S, opts: Options) -> Result<(), HttpError>
+/// Binds, prints `listening on http://HOST:PORT (…)` on stderr, and serves
+/// until `stop` is cancelled.
+pub async fn serve<S>(
+    service: S,
+    opts: Options,
+    stop: CancellationToken,
+    root: &str,
+) -> Result<(), HttpError>
 where
     S: ServerHandler + Clone + Send + Sync + 'static,
 {
@@ -191,7 +168,9 @@ where
     } else {
         addr.to_string()
     };
-    eprintln!("listening on http://{shown}");
+    eprintln!(
+        "listening on http://{shown} (MCP: http://{shown}/mcp, legacy SSE: http://{shown}/sse, root: {root})"
+    );
     if !policy.has_token() && !is_loopback(&opts.host) {
         eprintln!("warning: no token; every client that can reach {shown} can call the tools");
     }
@@ -204,8 +183,7 @@ where
     let drain = {
         let (stopping, ct) = (stopping.clone(), ct.clone());
         tokio::spawn(async move {
-            shutdown_signal().await;
-            eprintln!("shutting down: finishing in-flight requests");
+            stop.cancelled().await;
             stopping.cancel();
             if !policy.wait_idle(SHUTDOWN_GRACE).await {
                 eprintln!(

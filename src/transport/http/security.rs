@@ -1,16 +1,19 @@
-//! The HTTP security policy (SPEC §8.3), applied as one axum middleware to
-//! every route, the legacy SSE ones included:
+//! The HTTP security policy, as three axum middleware layers placed on the
+//! routes they guard (see `router` in the parent module):
 //!
-//! * `Host` must be allowed (loopback names by default) → else 403;
-//! * `Origin`, when present, must be allowed (loopback origins by default) →
-//!   else 403 (DNS-rebinding protection);
-//! * with a token, MCP routes need `Authorization: Bearer <token>`, compared
-//!   in constant time → else 401;
-//! * at most `max_in_flight` requests are handled at once → else 503.
+//! * [`host_origin`], on every route, the legacy SSE ones included: `Host`
+//!   must be allowed (loopback names by default) and `Origin`, when present,
+//!   must be allowed (loopback origins by default) → else 403
+//!   (DNS-rebinding protection);
+//! * [`bearer`], on the MCP routes: with a token, `Authorization: Bearer
+//!   <token>`, compared in constant time → else 401;
+//! * [`admission`], on the routes that do work: at most [`MAX_IN_FLIGHT`]
+//!   requests at once → else 503; shutdown waits for them to drain.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -219,12 +222,7 @@ impl Policy {
 }
 
 fn refuse(status: StatusCode, msg: &str) -> Response {
-    let body = serde_json::json!({"error": msg}).to_string();
-    let mut r = (status, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let mut r = (status, Json(serde_json::json!({"error": msg}))).into_response();
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -232,8 +230,12 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
     r
 }
 
-/// The middleware: Host, Origin, token, in-flight bound.
-pub async fn guard(State(policy): State<Arc<Policy>>, req: Request<Body>, next: Next) -> Response {
+/// Layer on every route: `Host` and `Origin` must be allowed.
+pub async fn host_origin(
+    State(policy): State<Arc<Policy>>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
     let host = req
         .headers()
         .get(header::HOST)
@@ -259,15 +261,28 @@ pub async fn guard(State(policy): State<Arc<Policy>>, req: Request<Body>, next: 
             );
         }
     }
-    if req.uri().path() != "/healthz" && !policy.token_ok(req.headers().get(header::AUTHORIZATION))
-    {
+    next.run(req).await
+}
+
+/// Layer on the MCP routes: the bearer token, when one is configured.
+pub async fn bearer(State(policy): State<Arc<Policy>>, req: Request<Body>, next: Next) -> Response {
+    if !policy.token_ok(req.headers().get(header::AUTHORIZATION)) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (send Authorization: Bearer <token>)",
         );
     }
-    // GETs open long-lived streams (or are /healthz): only requests that do
-    // work count as in flight, until their response body is complete.
+    next.run(req).await
+}
+
+/// Layer on the routes that do work: a bounded number of requests in
+/// flight, each counted until its response body is complete. A `GET` opens
+/// a long-lived event stream and is not counted.
+pub async fn admission(
+    State(policy): State<Arc<Policy>>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
     if req.method() == axum::http::Method::GET {
         return next.run(req).await;
     }

@@ -1,4 +1,5 @@
-//! `persistent-memory.md` (SPEC §5.3): three top-level sections, log entries
+//! `persistent-memory.md` (docs/formats.md, "persistent-memory.md"): three
+//! top-level sections, log entries
 //! `## [TIMESTAMP] [MODE] - [CATEGORY]` with `- Finding: …` style bullets, a
 //! line limit, and an archive for old `updates` entries.
 //!
@@ -337,8 +338,9 @@ impl Memory {
     }
 
     /// Inserts `block` after the last non-blank line in `start..end`
-    /// (0-based, end exclusive), separated by blank lines.
-    fn insert_block(&mut self, start: usize, end: usize, block: Vec<String>, gap: bool) {
+    /// (0-based, end exclusive), separated by blank lines. Returns the
+    /// 1-based line of the block's first line.
+    fn insert_block(&mut self, start: usize, end: usize, block: Vec<String>, gap: bool) -> usize {
         let mut at = end;
         while at > start && self.lines[at - 1].trim().is_empty() {
             at -= 1;
@@ -347,6 +349,7 @@ impl Memory {
         if gap && at > 0 {
             lines.push(String::new());
         }
+        let first = at + lines.len() + 1;
         lines.extend(block);
         if at < self.lines.len() && (gap || heading_level(&self.lines[at]).is_some()) {
             let next_blank = self.lines[at].trim().is_empty();
@@ -356,26 +359,26 @@ impl Memory {
         }
         self.lines.splice(at..at, lines);
         self.analyze();
+        first
     }
 
-    /// Appends a log entry at the end of section `key`.
+    /// Appends a log entry at the end of section `key`; returns the 1-based
+    /// line of its heading.
     pub fn append_entry(&mut self, key: &str, entry: &NewEntry) -> usize {
         self.ensure_section(key);
         let Some(s) = self.section(key).cloned() else {
             return 0;
         };
-        let block = entry.lines();
-        let n = block.len();
-        self.insert_block(s.start_line, s.end_line, block, true);
-        n
+        self.insert_block(s.start_line, s.end_line, entry.lines(), true)
     }
 
     /// Appends a bullet under `## subsection` of section `key` (created when
-    /// missing), or to the section's introduction without a subsection.
-    pub fn append_bullet(&mut self, key: &str, subsection: Option<&str>, text: &str) {
+    /// missing), or to the section's introduction without a subsection;
+    /// returns the 1-based line of the bullet.
+    pub fn append_bullet(&mut self, key: &str, subsection: Option<&str>, text: &str) -> usize {
         self.ensure_section(key);
         let Some(s) = self.section(key).cloned() else {
-            return;
+            return 0;
         };
         let levels = self.levels();
         let bullet = format!("- {}", one_line(text));
@@ -392,11 +395,12 @@ impl Memory {
                         while end < s.end_line && levels[end].is_none_or(|l| l > lvl) {
                             end += 1;
                         }
-                        self.insert_block(h + 1, end, vec![bullet], false);
+                        self.insert_block(h + 1, end, vec![bullet], false)
                     }
                     None => {
                         let block = vec![format!("## {}", one_line(sub)), String::new(), bullet];
-                        self.insert_block(s.start_line, s.end_line, block, true);
+                        // The bullet is the block's third line.
+                        self.insert_block(s.start_line, s.end_line, block, true) + 2
                     }
                 }
             }
@@ -405,20 +409,21 @@ impl Memory {
                 while end < s.end_line && !matches!(levels[end], Some(1 | 2)) {
                     end += 1;
                 }
-                self.insert_block(s.start_line, end, vec![bullet], false);
+                self.insert_block(s.start_line, end, vec![bullet], false)
             }
         }
     }
 
     /// Removes the oldest entries of `updates` (by timestamp, then position;
-    /// never `keep_line`'s entry) until the file has at most `limit` lines.
-    /// Returns the removed entries' text, oldest first, or `None` when the
-    /// file cannot be brought under the limit that way.
+    /// never the entry whose heading is on `keep_line`) until the file has
+    /// at most `limit` lines. Returns the removed entries' text, oldest
+    /// first, and where `keep_line` is now; `None` when the file cannot be
+    /// brought under the limit that way.
     pub fn archive_oldest(
         &mut self,
         limit: usize,
         mut keep_line: Option<usize>,
-    ) -> Option<Vec<(Entry, String)>> {
+    ) -> Option<(Moved, Option<usize>)> {
         let mut moved = Vec::new();
         while self.line_count() > limit {
             let victim = self
@@ -442,9 +447,12 @@ impl Memory {
             self.analyze();
             moved.push((victim, text));
         }
-        Some(moved)
+        Some((moved, keep_line))
     }
 }
+
+/// Entries moved out of the file, with their text, oldest first.
+pub type Moved = Vec<(Entry, String)>;
 
 fn one_line(s: &str) -> String {
     s.split(['\n', '\r'])
@@ -616,7 +624,8 @@ Intro text kept as is.\n\
                 ..Default::default()
             },
         );
-        assert_eq!(n, 2);
+        assert_eq!(n, 17);
+        assert_eq!(m.lines[n], "- Command: bash .ci/run");
         let text = String::from_utf8(m.to_bytes()).unwrap();
         assert!(text.contains(
             "- Command: cargo test\n\n## [2026-11-21T13:00:00Z] [code] - [CI]\n- Command: bash .ci/run\n\n# System Updates & Status\n"
@@ -632,6 +641,28 @@ Intro text kept as is.\n\
             String::from_utf8(m.to_bytes()).unwrap(),
             "# Non-Obvious Implementation Patterns\n\n# Development & Debug Commands\n- cargo build\n\n# System Updates & Status\n"
         );
+    }
+
+    #[test]
+    fn appends_return_the_line_they_wrote() {
+        let mut m = mem(FILE);
+        let at = m.append_bullet("commands", Some("Build"), "cargo  test");
+        assert_eq!(m.lines[at - 1], "- cargo  test");
+        let at = m.append_bullet("patterns", None, "intro  bullet");
+        assert_eq!(m.lines[at - 1], "- intro  bullet");
+        let at = m.append_bullet("patterns", Some("parsing"), "x  y");
+        assert_eq!(m.lines[at - 1], "- x  y");
+        let at = m.append_entry(
+            "updates",
+            &NewEntry {
+                timestamp: "2026-11-21T13:00:00Z".into(),
+                mode: "code".into(),
+                category: "CI".into(),
+                finding: Some("f".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(m.lines[at - 1], "## [2026-11-21T13:00:00Z] [code] - [CI]");
     }
 
     #[test]
@@ -659,7 +690,7 @@ Intro text kept as is.\n\
     fn archive_moves_oldest_updates_first() {
         let mut m = mem(FILE);
         let before = m.line_count();
-        let moved = m.archive_oldest(before - 2, None).unwrap();
+        let (moved, _) = m.archive_oldest(before - 2, None).unwrap();
         assert_eq!(moved.len(), 1);
         assert_eq!(moved[0].0.category, "Older");
         assert_eq!(m.line_count(), before - 3);

@@ -1,4 +1,4 @@
-//! `.roo/delegations.jsonl` (SPEC §5.7): append-only delegation events; the
+//! `.roo/delegations.jsonl` (docs/formats.md, "delegations.jsonl"): append-only delegation events; the
 //! current state of a delegation is the fold of its events by `id`.
 
 use std::collections::HashMap;
@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Serialize};
 
-use super::atomic::LogIndex;
 use super::timing::Priority;
+use crate::state::store::append::LogIndex;
 
 /// What happened to a delegation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -17,6 +17,18 @@ pub enum EventKind {
     Started,
     Completed,
     Cancelled,
+}
+
+impl EventKind {
+    /// The name as written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Started => "started",
+            EventKind::Completed => "completed",
+            EventKind::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// One line of the log.

@@ -1,4 +1,4 @@
-//! `task_timing.tsv`: the time-tracking log (SPEC §5.2).
+//! `task_timing.tsv`: the time-tracking log (docs/formats.md, "task_timing.tsv").
 //!
 //! The server only ever appends to it (through [`crate::state::atomic::AppendLog`]).
 //! Reading is lenient: agents' files have missing headers, short and long
@@ -353,19 +353,23 @@ pub struct RowOut {
     /// 1-based line number in the file.
     pub line: u64,
     pub timestamp: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mode: String,
     pub task_id: String,
     /// ISO-8601 UTC (normalized), absent when the row has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
     /// Whole seconds (given, or computed from start and end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<u64>,
     pub task: String,
     pub result: String,
     pub priority: Priority,
 }
 
-/// Replaces tabs and line breaks in a value with spaces (SPEC §5.2).
+/// Replaces tabs and line breaks in a value with spaces (docs/formats.md).
 pub fn clean_cell(s: &str) -> Cow<'_, str> {
     if s.contains(['\t', '\n', '\r']) {
         Cow::Owned(s.replace(['\t', '\n', '\r'], " "))
@@ -462,10 +466,12 @@ impl NewRow {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct OpenTask {
     pub task_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mode: String,
     pub task: String,
     pub priority: Priority,
     /// ISO-8601 UTC; absent when the start row's time is unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     #[serde(skip)]
     #[schemars(skip)]
@@ -473,6 +479,7 @@ pub struct OpenTask {
     /// Line of the start row.
     pub line: u64,
     /// Seconds since start_time (at the time of the call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_s: Option<u64>,
     /// `ok`, `warning` (a todo task past warn_fraction of its limit) or
     /// `overrun` (a todo task past its limit).
@@ -571,7 +578,9 @@ impl OpenTracker {
             .values()
             .map(|t| {
                 let mut t = t.clone();
-                t.elapsed_s = t.start_ms.map(|s| ((now_ms - s).max(0) / 1000) as u64);
+                t.elapsed_s = t
+                    .start_ms
+                    .map(|s| (now_ms.saturating_sub(s).max(0) / 1000) as u64);
                 t.status = limits.status(t.priority, t.elapsed_s.unwrap_or(0));
                 t
             })
@@ -589,7 +598,11 @@ impl OpenTracker {
     }
 }
 
-/// The append log's view of the file: the columns and the open tasks.
+/// How many of the latest task ids a [`TimingIndex`] remembers.
+const RECENT_IDS: usize = 4096;
+
+/// The append log's view of the file: the columns, the open tasks and the
+/// latest task ids.
 #[derive(Debug, Default)]
 pub struct TimingIndex {
     reader: Reader,
@@ -597,9 +610,33 @@ pub struct TimingIndex {
     pub rows: u64,
     /// Number of the last line seen (the next append lands on the line after).
     pub last_line: u64,
+    recent: std::collections::VecDeque<String>,
+    recent_set: std::collections::HashSet<String>,
 }
 
-impl crate::state::atomic::LogIndex for TimingIndex {
+impl TimingIndex {
+    /// Whether `task_id` is open or among the latest rows' ids. A generated
+    /// id carries the current second, so a collision with an earlier
+    /// generated id could only be with one of these.
+    pub fn id_in_use(&self, task_id: &str) -> bool {
+        self.open.get(task_id).is_some() || self.recent_set.contains(task_id)
+    }
+
+    fn remember(&mut self, task_id: &str) {
+        if task_id.is_empty() || self.recent_set.contains(task_id) {
+            return;
+        }
+        if self.recent.len() == RECENT_IDS
+            && let Some(old) = self.recent.pop_front()
+        {
+            self.recent_set.remove(&old);
+        }
+        self.recent.push_back(task_id.to_string());
+        self.recent_set.insert(task_id.to_string());
+    }
+}
+
+impl crate::state::store::append::LogIndex for TimingIndex {
     fn header(&self) -> &'static [u8] {
         HEADER.as_bytes()
     }
@@ -610,6 +647,8 @@ impl crate::state::atomic::LogIndex for TimingIndex {
         if let Line::Row(row) = self.reader.read(&text, lossy, line_no) {
             self.rows += 1;
             self.open.see(&row);
+            let id = row.task_id;
+            self.remember(id);
         }
     }
 }
@@ -672,12 +711,16 @@ pub struct Stats {
     /// Completed rows (rows with a duration).
     pub count: u64,
     pub total_s: u64,
-    /// Mean duration, rounded to 0.1 s.
+    /// Mean duration, rounded to 0.1 s (absent without completed rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_s: Option<f64>,
     /// Median (nearest rank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p50_s: Option<u64>,
     /// 95th percentile (nearest rank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_s: Option<u64>,
 }
 
@@ -750,17 +793,25 @@ pub struct Summary {
     pub by_priority: PriorityCounts,
     /// Per-group statistics when `group_by` is given (largest total first,
     /// at most 200 groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<GroupStats>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups_total: Option<usize>,
     /// Tasks started and not yet stopped (matching the filter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_tasks: Vec<OpenTask>,
     /// Completed todo tasks over the limit (at most 200 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overruns: Vec<Overrun>,
+    #[serde(default, skip_serializing_if = "crate::ops::is_zero")]
     pub overruns_total: u64,
     /// Rows read only in part, with line and reason (at most 200 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub malformed: Vec<Malformed>,
+    #[serde(default, skip_serializing_if = "crate::ops::is_zero")]
     pub malformed_total: u64,
     /// The last `limit` matching rows, when `include_rows` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<Vec<RowOut>>,
 }
 

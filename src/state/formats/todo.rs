@@ -1,4 +1,4 @@
-//! `TODO.md` (SPEC §5.4): checklist items with their section path, nesting
+//! `TODO.md` (docs/formats.md, "TODO.md"): checklist items with their section path, nesting
 //! and `- **Key**: value` details. Read-only.
 
 use std::sync::LazyLock;
@@ -21,6 +21,35 @@ pub enum ItemStatus {
     InProgress,
 }
 
+/// Which items to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusFilter {
+    /// `[ ]` items.
+    Open,
+    /// `[x]` items.
+    Done,
+    /// `[-]`/`[~]` items.
+    InProgress,
+    /// Open and in-progress items (what is left to do).
+    #[default]
+    Pending,
+    /// Every item.
+    All,
+}
+
+impl StatusFilter {
+    pub fn matches(self, s: ItemStatus) -> bool {
+        match self {
+            StatusFilter::Open => s == ItemStatus::Open,
+            StatusFilter::Done => s == ItemStatus::Done,
+            StatusFilter::InProgress => s == ItemStatus::InProgress,
+            StatusFilter::Pending => s != ItemStatus::Done,
+            StatusFilter::All => true,
+        }
+    }
+}
+
 /// A `- **Key**: value` line under an item.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Detail {
@@ -33,15 +62,20 @@ pub struct Detail {
 pub struct TodoItem {
     pub text: String,
     pub status: ItemStatus,
-    /// Headings above the item, outermost first.
+    /// Headings above the item, outermost first (absent before any heading).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub section: Vec<String>,
     /// 1-based line number.
     pub line: usize,
-    /// 0 for top-level items, 1 for their children, ...
+    /// 1 for children of a top-level item, 2 for theirs, ...; absent for
+    /// top-level items.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub depth: usize,
     /// Line of the parent item, for nested items.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_line: Option<usize>,
+    /// `- **Key**: value` lines under the item (with include_details).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Detail>,
 }
 
@@ -69,6 +103,10 @@ fn indent_width(line: &str) -> usize {
         }
     }
     w
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Parses TODO.md (a missing file has no items).
@@ -154,12 +192,15 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
     Ok(todo)
 }
 
-/// Counts of items.
+/// Counts of items (a zero count is left out).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
     pub total: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub open: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub done: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub in_progress: usize,
     /// done / total × 100, one decimal; 0 when there are no items.
     pub completion_pct: f64,

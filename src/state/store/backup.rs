@@ -1,17 +1,19 @@
-//! Backups (SPEC §5.6): `.roo/backups/<relative path>/<UTC
-//! yyyymmddThhmmssmmmZ>-<sha8><ext>`. The file name is the `backup_id`. The
-//! newest `keep` per file are kept.
+//! Backups (docs/formats.md, "Backups"): `.roo/backups/<relative
+//! path>/<UTC yyyymmddThhmmssmmmZ>-<sha8><ext>`. The file name is the
+//! `backup_id`. The newest `keep` per file are kept.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Timestamp;
 use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Serialize};
 
-use super::atomic;
-use crate::config::StatePath;
+use super::replace::replace;
+use super::stamp::version;
 use crate::error::{Error, Result};
+use crate::state::formats::time::iso_ms;
+use crate::state::path::ProjectPath;
 
 /// One stored backup.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -27,22 +29,18 @@ pub struct BackupInfo {
 /// The backup store of a project.
 #[derive(Debug, Clone)]
 pub struct Backups {
-    dir: StatePath,
+    dir: ProjectPath,
     keep: usize,
 }
 
 impl Backups {
-    pub fn new(dir: StatePath, keep: usize) -> Self {
+    pub fn new(dir: ProjectPath, keep: usize) -> Self {
         Backups { dir, keep }
     }
 
-    /// The folder holding the backups of the file `rel`.
-    fn folder(&self, rel: &str) -> (PathBuf, String) {
-        let clean = rel.trim_start_matches('/');
-        (
-            self.dir.abs.join(clean),
-            format!("{}/{}", self.dir.rel, clean),
-        )
+    /// The folder holding the backups of `file`.
+    fn folder(&self, file: &ProjectPath) -> ProjectPath {
+        self.dir.join(file.rel())
     }
 
     /// The backup id for `bytes` of a file named like `rel`, taken at `now`.
@@ -52,20 +50,20 @@ impl Backups {
             .map(|e| format!(".{}", e.to_string_lossy()))
             .unwrap_or_default();
         let stamp = now.strftime("%Y%m%dT%H%M%S%3fZ").to_string();
-        let sha = atomic::version(bytes);
+        let sha = version(bytes);
         format!("{stamp}-{}{ext}", &sha[..8])
     }
 
-    /// Stores `bytes` as a backup of the file `rel` (the caller holds that
-    /// file's lock) and prunes old backups. Returns the backup id.
-    pub fn store(&self, rel: &str, bytes: &[u8], now: Timestamp) -> Result<String> {
-        let (folder, folder_rel) = self.folder(rel);
-        let id = Self::id_for(rel, bytes, now);
+    /// Stores `bytes` as a backup of `file` (the caller holds that file's
+    /// lock) and prunes old backups. Returns the backup id.
+    pub fn store(&self, file: &ProjectPath, bytes: &[u8], now: Timestamp) -> Result<String> {
+        let folder = self.folder(file);
+        let id = Self::id_for(file.rel(), bytes, now);
         let path = folder.join(&id);
         if !path.exists() {
-            atomic::replace(&path, &format!("{folder_rel}/{id}"), bytes)?;
+            replace(&path, bytes)?;
         }
-        self.prune(&folder, &folder_rel)?;
+        self.prune(folder.abs(), folder.rel())?;
         Ok(id)
     }
 
@@ -112,9 +110,10 @@ impl Backups {
             .collect())
     }
 
-    /// Backups of `rel`, newest first.
-    pub fn list(&self, rel: &str) -> Result<Vec<BackupInfo>> {
-        let (folder, folder_rel) = self.folder(rel);
+    /// Backups of `file`, newest first.
+    pub fn list(&self, file: &ProjectPath) -> Result<Vec<BackupInfo>> {
+        let folder = self.folder(file);
+        let (folder_rel, folder) = (folder.rel().to_string(), folder.abs().to_path_buf());
         let mut names = Self::names(&folder, &folder_rel)?;
         names.sort_by(|a, b| b.cmp(a));
         Ok(names
@@ -131,15 +130,17 @@ impl Backups {
             .collect())
     }
 
-    /// The content of backup `id` of `rel`.
-    pub fn read(&self, rel: &str, id: &str) -> Result<Vec<u8>> {
+    /// The content of backup `id` of `file`.
+    pub fn read(&self, file: &ProjectPath, id: &str) -> Result<Vec<u8>> {
+        let rel = file.rel();
         if id.is_empty() || id.contains(['/', '\\', '\0']) || id.starts_with('.') {
             return Err(Error::invalid(format!(
                 "backup_id {id:?} is not a backup id (a file name like 20261121T132851123Z-ab12cd34.json)"
             )));
         }
-        let (folder, folder_rel) = self.folder(rel);
-        fs::read(folder.join(id)).map_err(|e| {
+        let folder = self.folder(file);
+        let folder_rel = folder.rel();
+        fs::read(folder.abs().join(id)).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::NotFound(format!("no backup {id:?} of {rel} in {folder_rel}"))
             } else {
@@ -153,7 +154,7 @@ fn created_at(id: &str) -> Option<String> {
     let secs = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", id.get(..15)?).ok()?;
     let ms: i64 = id.get(15..18)?.parse().ok()?;
     let ts = secs.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(super::time::iso_ms(ts.as_millisecond() + ms))
+    Some(iso_ms(ts.as_millisecond() + ms))
 }
 
 #[cfg(test)]
@@ -175,25 +176,20 @@ mod tests {
     #[test]
     fn store_prunes_to_keep_newest() {
         let dir = tempfile::tempdir().unwrap();
-        let b = Backups::new(
-            StatePath {
-                abs: dir.path().join("backups"),
-                rel: ".roo/backups".into(),
-            },
-            3,
-        );
+        let b = Backups::new(ProjectPath::resolve(dir.path(), ".roo/backups"), 3);
+        let f = ProjectPath::resolve(dir.path(), "a/f.md");
         let t0: Timestamp = "2026-11-21T00:00:00Z".parse().unwrap();
         let mut ids = Vec::new();
         for i in 0..5i64 {
             let t = Timestamp::from_millisecond(t0.as_millisecond() + i).unwrap();
-            ids.push(b.store("a/f.md", format!("v{i}").as_bytes(), t).unwrap());
+            ids.push(b.store(&f, format!("v{i}").as_bytes(), t).unwrap());
         }
-        let list = b.list("a/f.md").unwrap();
+        let list = b.list(&f).unwrap();
         assert_eq!(list.len(), 3);
         assert_eq!(list[0].backup_id, ids[4]);
         assert_eq!(list[2].backup_id, ids[2]);
-        assert_eq!(b.read("a/f.md", &ids[4]).unwrap(), b"v4");
-        assert!(matches!(b.read("a/f.md", &ids[0]), Err(Error::NotFound(_))));
-        assert!(matches!(b.read("a/f.md", "../x"), Err(Error::Invalid(_))));
+        assert_eq!(b.read(&f, &ids[4]).unwrap(), b"v4");
+        assert!(matches!(b.read(&f, &ids[0]), Err(Error::NotFound(_))));
+        assert!(matches!(b.read(&f, "../x"), Err(Error::Invalid(_))));
     }
 }

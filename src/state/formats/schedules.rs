@@ -1,4 +1,5 @@
-//! `.roo/schedules.json`, Roo Scheduler's file (SPEC §5.1).
+//! `.roo/schedules.json`, Roo Scheduler's file (docs/formats.md,
+//! "schedules.json").
 //!
 //! The document is kept as JSON values so that unknown fields and key order
 //! survive a round trip; it is written as Roo Scheduler writes it
@@ -59,6 +60,10 @@ const FIELD_ORDER: [&str; 25] = [
     "createdAt",
     "updatedAt",
 ];
+
+/// The largest `timeInterval` read or written (in any unit). Larger values
+/// are reported as problems and get no computed next run.
+pub const MAX_INTERVAL: i64 = 1_000_000;
 
 /// Fields only the server sets.
 const MANAGED: [&str; 4] = ["id", "createdAt", "updatedAt", "nextExecutionTime"];
@@ -225,7 +230,13 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
     let interval = text(obj, "timeInterval");
     let unit = text(obj, "timeUnit");
     let n = interval.as_deref().and_then(|s| match s.parse::<i64>() {
-        Ok(v) if v > 0 => Some(v),
+        Ok(v) if (1..=MAX_INTERVAL).contains(&v) => Some(v),
+        Ok(v) if v > MAX_INTERVAL => {
+            p.push(format!(
+                "timeInterval {s:?} is over the maximum of {MAX_INTERVAL}; no next run is computed"
+            ));
+            None
+        }
         _ => {
             p.push(format!("timeInterval {s:?} is not a positive whole number"));
             None
@@ -289,48 +300,147 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
     (t, p)
 }
 
-/// The computed state of one schedule.
+/// Whether a time field is written as Roo Scheduler needs it: exactly two
+/// digits (it builds `2026-01-01T07:05:00` from the strings as they are).
+fn two_digit_field(obj: &Map<String, Value>, key: &str) -> bool {
+    matches!(obj.get(key), Some(Value::String(s)) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Problems that make Roo Scheduler fail on a schedule: its `new Date()` of
+/// an hour or minute that is empty or not two digits is an invalid date.
+/// For the start, it then computes no next run and its timer set-up throws
+/// `RangeError`, which stops timers for every later schedule in the file.
+pub fn roo_problems(obj: &Map<String, Value>) -> Vec<String> {
+    let mut p = Vec::new();
+    let has_start = text(obj, "startDate").is_some();
+    let start_minute_set = text(obj, "startMinute").is_some();
+    for (key, needed) in [("startHour", has_start), ("startMinute", start_minute_set)] {
+        if needed && !two_digit_field(obj, key) {
+            let given = obj
+                .get(key)
+                .map_or("missing".to_string(), |v| v.to_string());
+            p.push(format!(
+                "{key} is {given}, not two digits{}: Roo Scheduler cannot build the start time, computes no next run and throws RangeError while setting its timers, so no later schedule in the file gets a timer (fix it with manage_schedules update, e.g. {key} \"00\")",
+                if key == "startHour" { " while startDate is set" } else { "" }
+            ));
+        }
+    }
+    if text(obj, "expirationDate").is_some() {
+        for key in ["expirationHour", "expirationMinute"] {
+            if text(obj, key).is_some() && !two_digit_field(obj, key) {
+                p.push(format!(
+                    "{key} is {}, not two digits: Roo Scheduler cannot read the expiration and never expires the schedule",
+                    obj.get(key).map_or("missing".to_string(), |v| v.to_string())
+                ));
+            }
+        }
+    }
+    p
+}
+
+/// Makes the hour and minute fields readable for Roo Scheduler before a
+/// schedule is written: zero-pads them ("7" → "07"), sets an empty start
+/// hour to "00" when a start date is set (Roo cannot run it otherwise), and
+/// sets the empty hour and minute of a date given in this call (`given`:
+/// the fields the caller set; all of them on create) to "00", as Roo
+/// Scheduler's own form does. An empty expiration time that was already in
+/// the file is left alone: Roo reads it as 23:59. Values that are not small
+/// numbers are left alone (validation reports them).
+fn roo_safe_times(obj: &mut Map<String, Value>, given: impl Fn(&str) -> bool) {
+    for (date, fields) in [
+        ("startDate", [("startHour", 23), ("startMinute", 59)]),
+        (
+            "expirationDate",
+            [("expirationHour", 23), ("expirationMinute", 59)],
+        ),
+    ] {
+        let dated = text(obj, date).is_some();
+        for (key, max) in fields {
+            let current = text(obj, key).map(|c| c.into_owned());
+            let fixed = match current.as_deref() {
+                None if dated && (key == "startHour" || given(date) || given(key)) => {
+                    Some("00".to_string())
+                }
+                None => None,
+                Some(c) => small_int(c, max).map(|n| format!("{n:02}")),
+            };
+            if let Some(f) = fixed
+                && obj.get(key).and_then(Value::as_str) != Some(f.as_str())
+            {
+                obj.insert(key.to_string(), Value::String(f));
+            }
+        }
+    }
+}
+
+/// The computed state of one schedule. Absent fields are unset in the file
+/// (or, for flags, false).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduleStatus {
     pub id: String,
     pub name: String,
     pub mode: String,
     pub active: bool,
-    pub schedule_type: String,
+    /// Only "time" schedules run; absent means "time" (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_type: Option<String>,
     /// e.g. "10 minute"; absent when the interval is missing or invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<String>,
-    /// Selected weekdays (sun..sat); empty means every day.
+    /// Selected weekdays (sun..sat); absent means every day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selected_days: Vec<String>,
     /// The start moment (ISO-8601 UTC) when a start date is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
     /// The expiration moment (ISO-8601 UTC) when an expiration date is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_execution_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_skipped_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_task_id: Option<String>,
     /// `nextExecutionTime` as stored in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_execution_stored: Option<String>,
-    /// The next execution computed now with Roo Scheduler's algorithm.
+    /// The next execution computed now (docs/scheduling.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_execution_computed: Option<String>,
     /// Active, a time schedule, not expired, and its stored next execution
     /// has passed.
     pub due: bool,
     /// The next run (or now) is past the expiration.
+    #[serde(default, skip_serializing_if = "crate::ops::is_false")]
     pub expired: bool,
-    pub task_interaction: String,
+    /// interrupt | skip; absent means wait (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_interaction: Option<String>,
+    #[serde(default, skip_serializing_if = "crate::ops::is_false")]
     pub require_activity: bool,
     /// The first 200 characters of taskInstructions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub instructions_preview: String,
-    /// Fields that could not be read.
+    /// Fields that could not be read, and what would stop Roo Scheduler.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+}
+
+impl ScheduleStatus {
+    /// A time schedule (the only kind that runs).
+    pub fn is_time(&self) -> bool {
+        self.schedule_type.as_deref().is_none_or(|t| t == "time")
+    }
 }
 
 /// Computes the status of one schedule at `now`.
 pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> ScheduleStatus {
-    let (timing, problems) = timing_of(obj);
+    let (timing, mut problems) = timing_of(obj);
+    problems.extend(roo_problems(obj));
     let s = |k: &str| text(obj, k).map(Cow::into_owned);
     let active = is_active(obj);
-    let schedule_type = s("scheduleType").unwrap_or_else(|| "time".into());
+    let schedule_type = s("scheduleType").filter(|t| t != "time");
     let computed = next_run::next_execution(&timing, now, tz);
     let expiration = next_run::expiration(&timing, tz);
     let expired = match (expiration, computed) {
@@ -344,7 +454,7 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
         .and_then(|v| parse_time(v).ok())
         .map(|(ms, _)| ms);
     let due = active
-        && schedule_type == "time"
+        && schedule_type.is_none()
         && !expired
         && stored_ts.is_some_and(|ms| ms <= now.as_millisecond());
     let instructions = s("taskInstructions").unwrap_or_default();
@@ -383,7 +493,7 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
         next_execution_computed: computed.map(iso),
         due,
         expired,
-        task_interaction: s("taskInteraction").unwrap_or_else(|| "wait".into()),
+        task_interaction: s("taskInteraction").filter(|t| t != "wait"),
         require_activity: flag(obj, "requireActivity").unwrap_or(false),
         instructions_preview: instructions.chars().take(200).collect(),
         problems,
@@ -649,7 +759,7 @@ fn refresh_next(
     warnings: &mut Vec<String>,
 ) {
     let st = status(obj, now, tz);
-    if !st.active || st.schedule_type != "time" {
+    if !st.active || !st.is_time() {
         return;
     }
     if st.expired {
@@ -693,12 +803,7 @@ pub fn create(
     let mode_name = fields
         .get("mode")
         .and_then(Value::as_str)
-        .and_then(|m| {
-            modes
-                .get(m)
-                .map(|md| md.name.clone())
-                .or(Some(m.to_string()))
-        })
+        .map(|m| display_name(modes, m))
         .unwrap_or_default();
     let default = |k: &str| -> Value {
         let s = |v: &str| Value::String(v.into());
@@ -723,6 +828,7 @@ pub fn create(
         let v = fields.get(k).cloned().unwrap_or_else(|| default(k));
         obj.insert(k.to_string(), v);
     }
+    roo_safe_times(&mut obj, |_| true);
     check_whole(&obj, tz, warnings)?;
     refresh_next(&mut obj, now, tz, warnings);
     s.list_mut().push(Value::Object(obj));
@@ -758,15 +864,19 @@ pub fn change(
             if let Some(Value::String(m)) = fields.get("mode")
                 && !fields.contains_key("modeDisplayName")
             {
-                let name = modes.get(m).map(|md| md.name.clone()).unwrap_or(m.clone());
-                next.insert("modeDisplayName".into(), Value::String(name));
+                next.insert(
+                    "modeDisplayName".into(),
+                    Value::String(display_name(modes, m)),
+                );
             }
-            for (k, v) in fields {
-                next.insert(k, v);
+            for (k, v) in &fields {
+                next.insert(k.clone(), v.clone());
             }
+            roo_safe_times(&mut next, |k| fields.contains_key(k));
         }
         Change::SetActive(a) => {
             next.insert("active".into(), Value::Bool(a));
+            roo_safe_times(&mut next, |_| false);
         }
     }
     check_whole(&next, tz, warnings)?;
@@ -774,6 +884,14 @@ pub fn change(
     refresh_next(&mut next, now, tz, warnings);
     *obj = next;
     Ok(())
+}
+
+/// `modeDisplayName` as Roo Scheduler writes it: the mode's name without
+/// its emoji, or the slug for an unknown mode.
+fn display_name(modes: &ModeSet, slug: &str) -> String {
+    modes
+        .get(slug)
+        .map_or_else(|| slug.to_string(), |m| m.display_name().to_string())
 }
 
 /// Removes the schedule `id`.
@@ -885,7 +1003,7 @@ mod tests {
 
     #[test]
     fn create_uses_roo_defaults_and_order_and_validates() {
-        let modes = super::super::modes::load(None, None);
+        let modes = super::super::modes::load(&[], None);
         let mut s = Schedules::empty();
         let now: Timestamp = "2026-11-21T13:00:00.000Z".parse().unwrap();
         let mut w = Vec::new();
@@ -901,7 +1019,7 @@ mod tests {
         assert_eq!(keys, FIELD_ORDER.to_vec());
         assert_eq!(o["timeInterval"], "10");
         assert_eq!(o["startHour"], "07");
-        assert_eq!(o["modeDisplayName"], "💻 Code");
+        assert_eq!(o["modeDisplayName"], "Code");
         assert_eq!(o["nextExecutionTime"], "2026-11-21T13:00:00.000Z");
         assert!(
             w.iter().any(|x| x.contains("startHour is ignored")),
@@ -928,7 +1046,7 @@ mod tests {
 
     #[test]
     fn update_keeps_positions_and_unknown_fields() {
-        let modes = super::super::modes::load(None, None);
+        let modes = super::super::modes::load(&[], None);
         let mut s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
         let now: Timestamp = "2026-05-20T15:20:00Z".parse().unwrap();
         let mut w = Vec::new();

@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 
-use super::atomic::{self, Locks, Stamp};
 use super::backup::Backups;
-use crate::config::StatePath;
+use super::lock::Locks;
+use super::may_block;
+use super::replace::{read_optional, replace};
+use super::stamp::{Stamp, version};
 use crate::error::{Error, Result};
+use crate::state::path::ProjectPath;
 
 /// A parsed file with what identifies its bytes.
 #[derive(Debug)]
@@ -22,7 +25,7 @@ pub struct Loaded<T> {
 }
 
 /// The stamps of the files a cached value was read from.
-type Key = Vec<Option<Stamp>>;
+pub type Key = Vec<Option<Stamp>>;
 
 /// A one-entry cache of a parsed value, keyed by file stamps.
 #[derive(Debug)]
@@ -40,6 +43,7 @@ impl<T> Default for Cache<T> {
 
 impl<T> Cache<T> {
     /// The cached value when `key` matches, else `load()` (cached when Ok).
+    /// Loading can block, so it is refused on an async worker.
     pub fn get_or_load(&self, key: Key, load: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
         if let Ok(slot) = self.slot.lock()
             && let Some((k, v)) = slot.as_ref()
@@ -47,6 +51,7 @@ impl<T> Cache<T> {
         {
             return Ok(Arc::clone(v));
         }
+        may_block()?;
         let value = Arc::new(load()?);
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((key, Arc::clone(&value)));
@@ -61,8 +66,8 @@ impl<T> Cache<T> {
     }
 }
 
-/// Parses a file's bytes (`None` when it does not exist); `rel` is its name
-/// for messages.
+/// Parses a file's bytes (`None` when it does not exist); the second
+/// argument is its name for messages.
 pub type Parser<T> = fn(Option<&[u8]>, &str) -> Result<T>;
 
 /// The outcome of a locked update.
@@ -76,33 +81,42 @@ pub struct Written<R> {
     pub changed: bool,
 }
 
-/// A whole-file state file.
+/// A whole-file state file with its lock table and backup store.
 pub struct StateFile<T> {
-    pub path: StatePath,
+    pub path: ProjectPath,
     parse: Parser<T>,
     cache: Cache<Loaded<T>>,
+    locks: Arc<Locks>,
+    backups: Arc<Backups>,
 }
 
 impl<T> StateFile<T> {
-    pub fn new(path: StatePath, parse: Parser<T>) -> Self {
+    pub fn new(
+        path: ProjectPath,
+        parse: Parser<T>,
+        locks: Arc<Locks>,
+        backups: Arc<Backups>,
+    ) -> Self {
         StateFile {
             path,
             parse,
             cache: Cache::default(),
+            locks,
+            backups,
         }
     }
 
     /// The parsed file, re-read only when its stamp changed.
     pub fn read(&self) -> Result<Arc<Loaded<T>>> {
         // stat before read: a change after the stat only causes one more read.
-        let stamp = Stamp::read(&self.path.abs, &self.path.rel)?;
+        let stamp = Stamp::read(&self.path)?;
         self.cache.get_or_load(vec![stamp], || {
-            let bytes = atomic::read_optional(&self.path.abs, &self.path.rel)?;
-            let value = (self.parse)(bytes.as_deref(), &self.path.rel)?;
+            let bytes = read_optional(&self.path)?;
+            let value = (self.parse)(bytes.as_deref(), self.path.rel())?;
             Ok(Loaded {
                 exists: bytes.is_some(),
                 size: bytes.as_ref().map_or(0, |b| b.len() as u64),
-                version: bytes.as_deref().map(atomic::version),
+                version: bytes.as_deref().map(version),
                 value,
             })
         })
@@ -114,20 +128,18 @@ impl<T> StateFile<T> {
     /// replaced; `expected_version` must match the current version when given.
     pub fn update<R>(
         &self,
-        locks: &Locks,
-        backups: &Backups,
         expected_version: Option<&str>,
         now: Timestamp,
         f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
     ) -> Result<Written<R>> {
-        let _guard = locks.lock(&self.path.rel)?;
-        let current = atomic::read_optional(&self.path.abs, &self.path.rel)?;
-        let current_version = current.as_deref().map(atomic::version);
+        let _guard = self.locks.lock(&self.path)?;
+        let current = read_optional(&self.path)?;
+        let current_version = current.as_deref().map(version);
         if let Some(expected) = expected_version
             && current_version.as_deref() != Some(expected)
         {
             return Err(Error::VersionMismatch {
-                path: self.path.rel.clone(),
+                path: self.path.rel().to_string(),
                 expected: expected.to_string(),
                 actual: current_version.unwrap_or_else(|| "(the file does not exist)".into()),
             });
@@ -142,14 +154,14 @@ impl<T> StateFile<T> {
             });
         };
         let backup_id = match current.as_deref() {
-            Some(old) => Some(backups.store(&self.path.rel, old, now)?),
+            Some(old) => Some(self.backups.store(&self.path, old, now)?),
             None => None,
         };
-        atomic::replace(&self.path.abs, &self.path.rel, &new)?;
+        replace(&self.path, &new)?;
         self.cache.clear();
         Ok(Written {
             value,
-            version: Some(atomic::version(&new)),
+            version: Some(version(&new)),
             backup_id,
             changed: true,
         })

@@ -1,8 +1,10 @@
-//! When a schedule runs next: Roo Scheduler's algorithm (SPEC §5.1), in the
-//! local time of the configured time zone.
+//! When a schedule runs next: Roo Scheduler's algorithm (docs/scheduling.md),
+//! in the local time of the configured time zone. All arithmetic on values
+//! from the file is checked: a value out of range means "no next run", never
+//! a panic or a wrapped number.
 //!
-//! Two deliberate differences from Roo Scheduler's code, both allowed by the
-//! SPEC and both fixing what users would call bugs:
+//! Two deliberate differences from Roo Scheduler's code, both fixing what
+//! users would call bugs (docs/scheduling.md lists them):
 //! * `day` intervals step in calendar days of the time zone, so a daily 09:00
 //!   run stays at 09:00 across a DST change (Roo adds fixed 24 h periods);
 //! * the start moment is also subject to the selected-days filter, and the
@@ -77,13 +79,27 @@ fn weekday(ts: Timestamp, tz: &TimeZone) -> usize {
     zoned(ts, tz).weekday().to_sunday_zero_offset() as usize
 }
 
+/// The length of one interval in milliseconds (a day counted as 24 h).
+fn period_ms(every: (i64, Unit)) -> Option<i64> {
+    let (n, unit) = every;
+    let minutes = match unit {
+        Unit::Minute => 1,
+        Unit::Hour => 60,
+        Unit::Day => 1440,
+    };
+    n.checked_mul(minutes)?.checked_mul(MINUTE_MS)
+}
+
+fn add_ms(ts: Timestamp, ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ts.as_millisecond().checked_add(ms)?).ok()
+}
+
+/// `ts` plus `k` intervals: exact for minutes and hours, calendar days for
+/// days (so the wall-clock time is kept across DST changes).
 fn add(ts: Timestamp, k: i64, every: (i64, Unit), tz: &TimeZone) -> Option<Timestamp> {
     let (n, unit) = every;
     match unit {
-        Unit::Minute => Timestamp::from_millisecond(ts.as_millisecond() + k * n * MINUTE_MS).ok(),
-        Unit::Hour => {
-            Timestamp::from_millisecond(ts.as_millisecond() + k * n * 60 * MINUTE_MS).ok()
-        }
+        Unit::Minute | Unit::Hour => add_ms(ts, k.checked_mul(period_ms(every)?)?),
         Unit::Day => zoned(ts, tz)
             .checked_add(Span::new().try_days(k.checked_mul(n)?).ok()?)
             .ok()
@@ -93,7 +109,7 @@ fn add(ts: Timestamp, k: i64, every: (i64, Unit), tz: &TimeZone) -> Option<Times
 
 fn truncate_to_minute(ts: Timestamp) -> Option<Timestamp> {
     let ms = ts.as_millisecond();
-    Timestamp::from_millisecond(ms - ms.rem_euclid(MINUTE_MS)).ok()
+    Timestamp::from_millisecond(ms.checked_sub(ms.rem_euclid(MINUTE_MS))?).ok()
 }
 
 /// The start moment (step 2): `startDate`T`startHour`:`startMinute`, or with
@@ -123,23 +139,29 @@ pub fn next_execution(t: &Timing, now: Timestamp, tz: &TimeZone) -> Option<Times
             _ => start,
         };
         if now > reference {
-            // Smallest k >= 1 with reference + k*interval >= now.
-            let period_ms = match every.1 {
-                Unit::Minute => every.0 * MINUTE_MS,
-                Unit::Hour => every.0 * 60 * MINUTE_MS,
-                Unit::Day => every.0 * 1440 * MINUTE_MS,
-            };
-            let diff = now.as_millisecond() - reference.as_millisecond();
-            let mut k = ((diff + period_ms - 1) / period_ms).max(1);
-            while k > 1 && add(reference, k - 1, every, tz)? >= now {
-                k -= 1;
+            // Smallest k >= 1 with reference + k*interval >= now. Calendar
+            // days differ from 24 h by at most the DST offset, so a few
+            // corrections reach it; more would mean a bug, never a hang.
+            let period = period_ms(every)?;
+            let diff = now
+                .as_millisecond()
+                .checked_sub(reference.as_millisecond())?;
+            let mut k = diff.div_euclid(period).checked_add(1)?.max(1);
+            if diff.rem_euclid(period) == 0 {
+                k = (k - 1).max(1);
             }
-            while add(reference, k, every, tz)? < now {
-                k += 1;
+            for _ in 0..4 {
+                if k > 1 && add(reference, k - 1, every, tz)? >= now {
+                    k -= 1;
+                } else if add(reference, k, every, tz)? < now {
+                    k = k.checked_add(1)?;
+                } else {
+                    break;
+                }
             }
             let mut next = truncate_to_minute(add(reference, k, every, tz)?)?;
             if now > next {
-                next = Timestamp::from_millisecond(next.as_millisecond() + MINUTE_MS).ok()?;
+                next = add_ms(next, MINUTE_MS)?;
             }
             next
         } else {
@@ -455,6 +477,33 @@ mod tests {
             next_execution(&t, ts("2026-03-07T00:00:00Z"), &eastern()),
             Some(ts("2026-03-08T07:30:00Z"))
         );
+    }
+
+    #[test]
+    fn huge_intervals_and_extreme_times_give_no_run_instead_of_overflowing() {
+        for every in [
+            every(18_014_398_509_481_984, Unit::Day),
+            every(i64::MAX, Unit::Minute),
+            every(i64::MAX / 60_000, Unit::Hour),
+        ] {
+            let t = Timing {
+                every,
+                start_date: Some(date("2026-01-01")),
+                last_execution: Some(ts("2026-01-01T00:00:00Z")),
+                ..Default::default()
+            };
+            for now in [ts("2026-11-22T00:00:00Z"), Timestamp::MAX, Timestamp::MIN] {
+                let _ = next_execution(&t, now, &eastern());
+            }
+        }
+        // The largest accepted interval still computes.
+        let t = Timing {
+            every: every(1_000_000, Unit::Day),
+            start_date: Some(date("2026-01-01")),
+            ..Default::default()
+        };
+        let next = next_execution(&t, ts("2026-11-22T00:00:00Z"), &utc()).unwrap();
+        assert_eq!(next.to_string(), "4763-11-29T00:00:00Z");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Modes: Roo Code's five built-in modes merged with custom modes from the
-//! project's `.roomodes` and an optional global `custom_modes.yaml`
-//! (SPEC §5.5). Precedence: project > global > built-in. An invalid mode is
-//! reported with its reason and skipped; it never hides the valid ones.
+//! project's mode files (`.roomodes`, `.kilocodemodes`, `.zoomodes`) and an
+//! optional global `custom_modes.yaml` (docs/formats.md, "Modes").
+//! Precedence: project files (a later file wins) > global > built-in. An
+//! invalid mode is reported with its reason and skipped; it never hides the
+//! valid ones.
 
 use rmcp::schemars::{self, JsonSchema};
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,24 @@ pub struct Mode {
     pub custom_instructions: Option<String>,
     pub groups: Vec<GroupEntry>,
     pub source: ModeSource,
+    /// The file it was defined in (custom modes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Mode {
+    /// The name as Roo Scheduler shows it (`modeDisplayName`): without a
+    /// leading emoji ("💻 Code" → "Code").
+    pub fn display_name(&self) -> &str {
+        let trimmed = self.name.trim_start_matches(|c: char| {
+            c.is_whitespace() || (!c.is_ascii() && !c.is_alphanumeric())
+        });
+        if trimmed.is_empty() {
+            &self.name
+        } else {
+            trimmed
+        }
+    }
 }
 
 /// A mode that was skipped, and why.
@@ -72,19 +92,6 @@ pub const GROUPS: [&str; 5] = ["read", "edit", "command", "mcp", "modes"];
 /// Groups that were removed from Roo Code but are accepted (and dropped).
 pub const DEPRECATED_GROUPS: [&str; 1] = ["browser"];
 
-/// The Roo tools a group unlocks.
-pub fn group_tools(group: &str) -> &'static [&'static str] {
-    match group {
-        "read" => &["read_file", "search_files", "list_files", "codebase_search"],
-        "edit" => &["apply_diff", "write_to_file", "generate_image"],
-        "command" => &["execute_command", "read_command_output"],
-        "mcp" => &["use_mcp_tool", "access_mcp_resource"],
-        "modes" => &["switch_mode", "new_task"],
-        "browser" => &["browser_action"],
-        _ => &[],
-    }
-}
-
 fn builtin(
     slug: &str,
     name: &str,
@@ -102,6 +109,7 @@ fn builtin(
         custom_instructions: None,
         groups,
         source: ModeSource::Builtin,
+        file: None,
     }
 }
 
@@ -333,6 +341,7 @@ fn parse_mode(v: &Value, source: ModeSource, notes: &mut Vec<String>) -> Result<
         custom_instructions: opt_string(obj, "customInstructions")?,
         groups,
         source,
+        file: None,
     })
 }
 
@@ -376,7 +385,10 @@ fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) ->
                 slug,
                 reason: format!("duplicate slug {:?} in the same file", m.slug),
             }),
-            Ok(m) => out.push(m),
+            Ok(mut m) => {
+                m.file = Some(file.to_string());
+                out.push(m);
+            }
             Err(reason) => set.invalid.push(InvalidMode {
                 source,
                 file: file.to_string(),
@@ -389,18 +401,19 @@ fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) ->
     out
 }
 
-/// Merges built-in, global and project modes. `project`/`global` are the
-/// files' bytes with their display names, when they exist.
-pub fn load(project: Option<(&[u8], &str)>, global: Option<(&[u8], &str)>) -> ModeSet {
+/// Merges built-in, global and project modes. `project` holds the project
+/// mode files that exist, lowest precedence first, and `global` the global
+/// file: their bytes with their display names.
+pub fn load(project: &[(&[u8], &str)], global: Option<(&[u8], &str)>) -> ModeSet {
     let mut set = ModeSet::default();
-    let global_modes = global
+    let mut custom = global
         .map(|(b, f)| read_file(b, f, ModeSource::Global, &mut set))
         .unwrap_or_default();
-    let project_modes = project
-        .map(|(b, f)| read_file(b, f, ModeSource::Project, &mut set))
-        .unwrap_or_default();
+    for (b, f) in project {
+        custom.extend(read_file(b, f, ModeSource::Project, &mut set));
+    }
     let mut modes = builtin_modes();
-    for m in global_modes.into_iter().chain(project_modes) {
+    for m in custom {
         match modes.iter_mut().find(|e| e.slug == m.slug) {
             Some(existing) => *existing = m,
             None => modes.push(m),
@@ -514,7 +527,7 @@ mod tests {
 
     #[test]
     fn builtins_are_the_five_roo_modes() {
-        let set = load(None, None);
+        let set = load(&[], None);
         assert_eq!(
             set.slugs(),
             vec!["architect", "code", "ask", "debug", "orchestrator"]
@@ -525,7 +538,7 @@ mod tests {
     #[test]
     fn yaml_with_bom_smart_quotes_and_nbsp_is_read() {
         let yaml = "\u{feff}customModes:\n  - slug: docs-writer\n    name: \u{201C}Docs Writer\u{201D}\n    roleDefinition:\u{00A0}You write docs.\n    whenToUse: Use for documentation and README work\n    groups:\n      - read\n      - - edit\n        - fileRegex: \\.md$\n          description: Markdown only\n      - browser\n";
-        let set = load(Some((yaml.as_bytes(), ".roomodes")), None);
+        let set = load(&[(yaml.as_bytes(), ".roomodes")], None);
         assert!(set.invalid.is_empty(), "{:?}", set.invalid);
         let m = set.get("docs-writer").unwrap();
         assert_eq!(m.name, "Docs Writer");
@@ -544,7 +557,7 @@ mod tests {
             {"slug": "qa", "name": "QA", "roleDefinition": "qa", "groups": ["read", "fly"]},
             {"slug": "ok", "name": "OK", "roleDefinition": "fine", "groups": ["command"]}
         ]}"#;
-        let set = load(Some((json.as_bytes(), ".roomodes")), None);
+        let set = load(&[(json.as_bytes(), ".roomodes")], None);
         assert_eq!(set.invalid.len(), 3);
         assert!(
             set.invalid[0]
@@ -568,15 +581,44 @@ mod tests {
         let global = "customModes:\n  - {slug: rev, name: G, roleDefinition: g, groups: []}\n";
         let project = "customModes:\n  - {slug: rev, name: P, roleDefinition: p, groups: []}\n";
         let set = load(
-            Some((project.as_bytes(), ".roomodes")),
+            &[(project.as_bytes(), ".roomodes")],
             Some((global.as_bytes(), "custom_modes.yaml")),
         );
         assert_eq!(set.get("rev").unwrap().name, "P");
+        assert_eq!(set.get("rev").unwrap().file.as_deref(), Some(".roomodes"));
+    }
+
+    #[test]
+    fn a_later_project_file_wins_and_every_file_is_read() {
+        let roo = "customModes:\n  - {slug: rev, name: Roo, roleDefinition: r, groups: []}\n  - {slug: only-roo, name: O, roleDefinition: o, groups: []}\n";
+        let zoo = "customModes:\n  - {slug: rev, name: Zoo, roleDefinition: z, groups: []}\n";
+        let set = load(
+            &[(roo.as_bytes(), ".roomodes"), (zoo.as_bytes(), ".zoomodes")],
+            None,
+        );
+        assert_eq!(set.get("rev").unwrap().name, "Zoo");
+        assert_eq!(set.get("rev").unwrap().file.as_deref(), Some(".zoomodes"));
+        assert_eq!(
+            set.get("only-roo").unwrap().file.as_deref(),
+            Some(".roomodes")
+        );
+    }
+
+    #[test]
+    fn display_names_drop_a_leading_emoji() {
+        let set = load(&[], None);
+        assert_eq!(set.get("code").unwrap().display_name(), "Code");
+        assert_eq!(set.get("architect").unwrap().display_name(), "Architect");
+        let m = Mode {
+            name: "(Beta) Reviewer".into(),
+            ..set.get("code").unwrap().clone()
+        };
+        assert_eq!(m.display_name(), "(Beta) Reviewer");
     }
 
     #[test]
     fn broken_file_is_reported_with_position() {
-        let set = load(Some((b"customModes: [\n  {slug: x,\n", ".roomodes")), None);
+        let set = load(&[(b"customModes: [\n  {slug: x,\n", ".roomodes")], None);
         assert_eq!(set.modes.len(), 5);
         assert!(
             set.problems[0].starts_with(".roomodes:"),
@@ -587,7 +629,7 @@ mod tests {
 
     #[test]
     fn ranking_prefers_matching_modes() {
-        let set = load(None, None);
+        let set = load(&[], None);
         let r = set.rank_for("Fix the bug causing a stack trace in the parser and debug logging");
         assert_eq!(r[0].0, "debug", "{r:?}");
         let r = set.rank_for("Design the system architecture and plan the migration");

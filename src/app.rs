@@ -1,0 +1,124 @@
+//! The application owner: one [`App`] per process holds the project, the
+//! shutdown signal, the background tasks and a count of the tool calls in
+//! flight, and runs an orderly shutdown in every mode:
+//!
+//! 1. SIGINT or SIGTERM (or the end of the transport) cancels
+//!    [`App::shutdown_token`]; transports stop taking new work;
+//! 2. background tasks are told to stop and tool calls in flight finish
+//!    (both bounded by a grace period);
+//! 3. the append logs are flushed: every acknowledged append is durable
+//!    before the process exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use crate::config::Config;
+use crate::state::Project;
+
+/// How long shutdown waits for tool calls and background tasks.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The running application.
+pub struct App {
+    project: Arc<Project>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    calls: TaskTracker,
+}
+
+impl App {
+    pub fn new(config: Config) -> Arc<App> {
+        Arc::new(App {
+            project: Arc::new(Project::open(config)),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            calls: TaskTracker::new(),
+        })
+    }
+
+    pub fn project(&self) -> &Arc<Project> {
+        &self.project
+    }
+
+    /// Cancelled when the process should stop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Counts a tool call as in flight until the returned token is dropped.
+    pub fn call_started(&self) -> TaskTrackerToken {
+        self.calls.token()
+    }
+
+    /// Runs a background task; it must end once the shutdown token is
+    /// cancelled, and shutdown waits for it.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task);
+    }
+
+    /// Cancels the shutdown token on SIGINT or SIGTERM.
+    pub fn stop_on_signals(self: &Arc<Self>) {
+        let token = self.shutdown_token();
+        self.spawn(async move {
+            tokio::select! {
+                () = signal() => {
+                    eprintln!("loop-orchestrator: shutting down: finishing calls in flight");
+                    token.cancel();
+                }
+                () = token.cancelled() => {}
+            }
+        });
+    }
+
+    /// Stops everything: background tasks and calls in flight get `grace`
+    /// to finish, then every queued append is made durable.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.calls.close();
+        let waited = tokio::time::timeout(grace, async {
+            self.tasks.wait().await;
+            self.calls.wait().await;
+        })
+        .await;
+        if waited.is_err() {
+            eprintln!(
+                "loop-orchestrator: shutdown: work still running after {} s",
+                grace.as_secs()
+            );
+        }
+        let project = Arc::clone(&self.project);
+        // Joining the writer threads blocks.
+        let _ = tokio::task::spawn_blocking(move || project.close()).await;
+    }
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

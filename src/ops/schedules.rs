@@ -1,0 +1,393 @@
+//! Schedules of `.roo/schedules.json`: their status with computed next runs,
+//! and validated changes that Roo Scheduler can still read and run.
+
+use jiff::Timestamp;
+use rmcp::schemars::{self, JsonSchema};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::state::Project;
+use crate::state::formats::schedules::{self, Change, ScheduleStatus, Schedules};
+use crate::state::formats::time::iso;
+
+/// Which schedules to report.
+#[derive(Debug, Clone, Default)]
+pub struct StatusQuery {
+    /// Only this schedule.
+    pub schedule_id: Option<String>,
+    /// Also list inactive schedules (the summary always counts all).
+    pub include_inactive: bool,
+}
+
+/// The soonest upcoming run.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NextRun {
+    pub id: String,
+    pub name: String,
+    /// ISO-8601 UTC.
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StatusSummary {
+    pub total: usize,
+    pub active: usize,
+    pub inactive: usize,
+    pub due_now: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired: usize,
+    /// The soonest computed next run among active, unexpired schedules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soonest_next: Option<NextRun>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StatusOut {
+    pub file: String,
+    pub exists: bool,
+    /// Hex SHA-256 of the file (pass as expected_version to manage_schedules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The time the status was computed for (ISO-8601 UTC).
+    pub now: String,
+    /// Time zone of start/expiration times ("local" or an IANA name).
+    pub timezone: String,
+    pub schedules: Vec<ScheduleStatus>,
+    pub summary: StatusSummary,
+    /// Problems with the file's shape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// The status of every schedule at `now`.
+pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<StatusOut> {
+    let loaded = project.schedules.read()?;
+    let tz = &project.config.timezone.tz;
+    let all: Vec<ScheduleStatus> = loaded
+        .value
+        .items()
+        .map(|o| schedules::status(o, now, tz))
+        .collect();
+    if let Some(id) = &q.schedule_id
+        && !all.iter().any(|s| &s.id == id)
+    {
+        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+        return Err(Error::NotFound(if ids.is_empty() {
+            format!(
+                "no schedule with id {id:?}: {} has no schedules",
+                project.schedules.path
+            )
+        } else {
+            format!(
+                "no schedule with id {id:?}; existing ids: {}",
+                ids.join(", ")
+            )
+        }));
+    }
+    let summary = StatusSummary {
+        total: all.len(),
+        active: all.iter().filter(|s| s.active).count(),
+        inactive: all.iter().filter(|s| !s.active).count(),
+        due_now: all.iter().filter(|s| s.due).count(),
+        expired: all.iter().filter(|s| s.expired).count(),
+        soonest_next: all
+            .iter()
+            .filter(|s| s.active && !s.expired && s.is_time())
+            .filter_map(|s| s.next_execution_computed.as_ref().map(|n| (n, s)))
+            .min_by(|a, b| a.0.cmp(b.0))
+            .map(|(at, s)| NextRun {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                at: at.clone(),
+            }),
+    };
+    let schedules = all
+        .into_iter()
+        .filter(|s| match &q.schedule_id {
+            Some(id) => &s.id == id,
+            None => q.include_inactive || s.active,
+        })
+        .collect();
+    Ok(StatusOut {
+        file: project.schedules.path.rel().to_string(),
+        exists: loaded.exists,
+        version: loaded.version.clone(),
+        now: iso(now),
+        timezone: project.config.timezone.name.clone(),
+        schedules,
+        summary,
+        problems: loaded.value.problems.clone(),
+    })
+}
+
+/// A change to the file. Fields are Roo Scheduler's camelCase names; they
+/// are validated against the current modes before the lock is taken.
+#[derive(Debug, Clone)]
+pub enum ScheduleChange {
+    Create {
+        schedule: Map<String, Value>,
+    },
+    Update {
+        id: String,
+        fields: Map<String, Value>,
+    },
+    Delete {
+        id: String,
+    },
+    SetActive {
+        id: String,
+        active: bool,
+    },
+}
+
+impl ScheduleChange {
+    fn name(&self) -> &'static str {
+        match self {
+            ScheduleChange::Create { .. } => "create",
+            ScheduleChange::Update { .. } => "update",
+            ScheduleChange::Delete { .. } => "delete",
+            ScheduleChange::SetActive { active: true, .. } => "activate",
+            ScheduleChange::SetActive { active: false, .. } => "deactivate",
+        }
+    }
+}
+
+/// What manage_schedules does.
+#[derive(Debug, Clone)]
+pub enum Manage {
+    List,
+    Change {
+        change: ScheduleChange,
+        /// Refuse the change if the file's version differs.
+        expected_version: Option<String>,
+    },
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ManageOut {
+    pub action: String,
+    pub file: String,
+    /// The file's version after the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Backup of the previous content (under .roo/backups/).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// Whether the file was rewritten.
+    pub changed: bool,
+    /// The schedule as stored (create, update, activate, deactivate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Value>,
+    /// Its computed status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ScheduleStatus>,
+    /// The removed schedule (delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Value>,
+    /// All schedules as stored (list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<Vec<Value>>,
+    /// Non-fatal remarks (unknown mode, ignored fields, deactivation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Lists, or changes the file under its lock (backed up, written
+/// atomically, `nextExecutionTime` recomputed).
+pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut> {
+    let file = project.schedules.path.rel().to_string();
+    let (change, expected_version) = match op {
+        Manage::List => {
+            let loaded = project.schedules.read()?;
+            return Ok(ManageOut {
+                action: "list".into(),
+                file,
+                version: loaded.version.clone(),
+                backup_id: None,
+                changed: false,
+                schedule: None,
+                status: None,
+                deleted: None,
+                schedules: Some(
+                    loaded
+                        .value
+                        .doc
+                        .get("schedules")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                warnings: loaded.value.problems.clone(),
+            });
+        }
+        Manage::Change {
+            change,
+            expected_version,
+        } => (change, expected_version),
+    };
+    let action = change.name().to_string();
+    let modes = project.modes()?;
+    let tz = project.config.timezone.tz.clone();
+    let mut warnings = Vec::new();
+    // Validate the caller's fields before taking the lock.
+    let change = match change {
+        ScheduleChange::Create { schedule } => ScheduleChange::Create {
+            schedule: schedules::validate_fields(&schedule, &modes, &mut warnings)?,
+        },
+        ScheduleChange::Update { id, fields } => {
+            if fields.is_empty() {
+                return Err(Error::invalid("fields is empty: nothing to update"));
+            }
+            ScheduleChange::Update {
+                id,
+                fields: schedules::validate_fields(&fields, &modes, &mut warnings)?,
+            }
+        }
+        other => other,
+    };
+    let rel = file.clone();
+    let written = project
+        .schedules
+        .update(expected_version.as_deref(), now, |bytes| {
+            let mut s: Schedules = schedules::parse(bytes, &rel)?;
+            let mut deleted = None;
+            let id = match change {
+                ScheduleChange::Create { schedule } => {
+                    schedules::create(&mut s, schedule, &modes, now, &tz, &mut warnings)?
+                }
+                ScheduleChange::Update { id, fields } => {
+                    let c = Change::Update(fields);
+                    schedules::change(&mut s, &id, c, &modes, now, &tz, &mut warnings)?;
+                    id
+                }
+                ScheduleChange::SetActive { id, active } => {
+                    let c = Change::SetActive(active);
+                    schedules::change(&mut s, &id, c, &modes, now, &tz, &mut warnings)?;
+                    id
+                }
+                ScheduleChange::Delete { id } => {
+                    deleted = Some(schedules::delete(&mut s, &id)?);
+                    id
+                }
+            };
+            let stored = s.find(&id).map(|o| Value::Object(o.clone()));
+            let status = s.find(&id).map(|o| schedules::status(o, now, &tz));
+            Ok((
+                Some(schedules::to_bytes(&s.doc)),
+                (stored, status, deleted, warnings),
+            ))
+        })?;
+    let (schedule, status, deleted, warnings) = written.value;
+    Ok(ManageOut {
+        action,
+        file,
+        version: written.version,
+        backup_id: written.backup_id,
+        changed: written.changed,
+        schedule,
+        status,
+        deleted,
+        schedules: None,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, text) in files {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let config = Config::load(dir.path(), None).unwrap();
+        (dir, Project::open(config))
+    }
+
+    fn fields(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn a_date_without_hour_is_written_as_roo_can_run_it() {
+        let (dir, p) = project(&[]);
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let out = manage(
+            &p,
+            Manage::Change {
+                change: ScheduleChange::Create {
+                    schedule: fields(serde_json::json!({
+                        "name": "n", "mode": "code", "taskInstructions": "t",
+                        "startDate": "2030-01-01", "expirationDate": "2030-02-01"
+                    })),
+                },
+                expected_version: None,
+            },
+            now,
+        )
+        .unwrap();
+        let s = out.schedule.unwrap();
+        for k in [
+            "startHour",
+            "startMinute",
+            "expirationHour",
+            "expirationMinute",
+        ] {
+            assert_eq!(s[k], "00", "{k}");
+        }
+        assert_eq!(s["modeDisplayName"], "Code");
+        let text = std::fs::read_to_string(dir.path().join(".roo/schedules.json")).unwrap();
+        assert!(text.contains("\"startHour\": \"00\""), "{text}");
+    }
+
+    #[test]
+    fn status_reports_what_roo_scheduler_cannot_run() {
+        let file = r#"{"schedules": [{"id": "1", "name": "n", "mode": "code", "taskInstructions": "t",
+            "scheduleType": "time", "timeInterval": "1", "timeUnit": "hour",
+            "startDate": "2026-01-01", "startHour": "", "startMinute": "5",
+            "expirationDate": "2027-01-01", "expirationHour": "7", "expirationMinute": ""}]}"#;
+        let (_dir, p) = project(&[(".roo/schedules.json", file)]);
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let out = status(&p, &StatusQuery::default(), now).unwrap();
+        let problems = out.schedules[0].problems.join("\n");
+        assert!(
+            problems.contains("startHour is \"\", not two digits while startDate is set"),
+            "{problems}"
+        );
+        assert!(problems.contains("RangeError"), "{problems}");
+        assert!(
+            problems.contains("startMinute is \"5\", not two digits"),
+            "{problems}"
+        );
+        assert!(problems.contains("expirationHour is \"7\""), "{problems}");
+        assert!(!problems.contains("expirationMinute"), "{problems}");
+    }
+
+    #[test]
+    fn a_huge_interval_is_a_problem_not_an_overflow() {
+        let file = r#"{"schedules": [{"id": "1", "name": "n", "mode": "code", "taskInstructions": "t",
+            "timeInterval": "18014398509481984", "timeUnit": "day", "lastExecutionTime": "2026-01-01T00:00:00Z"}]}"#;
+        let (_dir, p) = project(&[(".roo/schedules.json", file)]);
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let out = status(&p, &StatusQuery::default(), now).unwrap();
+        let s = &out.schedules[0];
+        assert!(s.next_execution_computed.is_none());
+        assert!(
+            s.problems[0].contains("over the maximum of 1000000"),
+            "{:?}",
+            s.problems
+        );
+    }
+}

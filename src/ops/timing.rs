@@ -1,0 +1,342 @@
+//! Time tracking in `task_timing.tsv`: durable start/stop/record rows
+//! through the append log, open tasks, and one-pass summaries.
+
+use std::io::BufReader;
+
+use jiff::Timestamp;
+use rmcp::schemars::{self, JsonSchema};
+use serde::Serialize;
+
+use super::ids::fresh_id;
+use crate::error::{Error, Result};
+use crate::state::Project;
+use crate::state::formats::time::iso_ms;
+use crate::state::formats::timing::{
+    self, Limits, NewRow, OpenTask, RowOut, Summary, SummaryOptions, TaskStatus, TimingIndex,
+};
+pub use crate::state::formats::timing::{Filter, GroupBy, Priority};
+use crate::state::store::may_block;
+
+/// One track_task_time operation, with exactly the inputs it uses. Texts
+/// are one line (tabs and newlines already replaced); times are epoch ms.
+#[derive(Debug, Clone)]
+pub enum Track {
+    /// Append a start row; a task id is generated unless given.
+    Start {
+        task_id: Option<String>,
+        task: String,
+        mode: Option<String>,
+        priority: Priority,
+        /// Backdates the start (default now).
+        start_ms: Option<i64>,
+    },
+    /// Append the completed row of the task's most recent open start.
+    Stop {
+        task_id: String,
+        /// Overrides the start row's mode.
+        mode: Option<String>,
+        result: String,
+        /// Default now.
+        end_ms: Option<i64>,
+    },
+    /// Append a finished task.
+    Record {
+        task_id: Option<String>,
+        task: String,
+        mode: Option<String>,
+        priority: Priority,
+        result: String,
+        start_ms: i64,
+        end_ms: i64,
+    },
+    /// List open tasks (optionally filtered).
+    Status {
+        task_id: Option<String>,
+        mode: Option<String>,
+        priority: Option<Priority>,
+    },
+}
+
+impl Track {
+    fn name(&self) -> &'static str {
+        match self {
+            Track::Start { .. } => "start",
+            Track::Stop { .. } => "stop",
+            Track::Record { .. } => "record",
+            Track::Status { .. } => "status",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TrackOut {
+    pub action: String,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The row appended (start, stop, record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<RowOut>,
+    /// Time-limit status of the task (todo tasks: warning/overrun).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    /// The todo time limit in seconds (todo tasks and status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub todo_limit_s: Option<u64>,
+    /// Open tasks (status), oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_tasks: Option<Vec<OpenTask>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+fn limits(project: &Project) -> Limits {
+    Limits {
+        todo_limit_s: project.config.todo_limit_s,
+        warn_fraction: project.config.warn_fraction,
+    }
+}
+
+fn open_ids(idx: &TimingIndex, now_ms: i64, limits: &Limits) -> String {
+    let list = idx.open.list(now_ms, limits);
+    if list.is_empty() {
+        "there are no open tasks".into()
+    } else {
+        let ids: Vec<&str> = list.iter().take(20).map(|t| t.task_id.as_str()).collect();
+        format!("open tasks: {}", ids.join(", "))
+    }
+}
+
+const NO_MODE: &str = "no mode given: the row has an empty mode (pass mode, e.g. \"code\", so reports can group by it)";
+
+/// Runs one operation at `now`. Appends are durable when this returns.
+pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
+    let now_ms = now.as_millisecond();
+    let limits = limits(project);
+    let mut out = TrackOut {
+        action: op.name().to_string(),
+        file: project.config.files.timing.rel().to_string(),
+        task_id: None,
+        row: None,
+        status: None,
+        todo_limit_s: None,
+        open_tasks: None,
+        warnings: Vec::new(),
+    };
+    let log = project.timing_log()?;
+    match op {
+        Track::Start {
+            task_id,
+            task,
+            mode,
+            priority,
+            start_ms,
+        } => {
+            let start_ms = start_ms.unwrap_or(now_ms);
+            if start_ms > now_ms + 60_000 {
+                return Err(Error::invalid("start_time must not be in the future"));
+            }
+            if mode.is_none() {
+                out.warnings.push(NO_MODE.into());
+            }
+            let mode = mode.unwrap_or_default();
+            let (line, row) = log.submit(move |idx| {
+                let id = match task_id {
+                    Some(id) => {
+                        if let Some(open) = idx.open.get(&id) {
+                            return Err(Error::invalid(format!(
+                                "task_id {id:?} is already open (started {} at line {}); stop it first or use another task_id",
+                                open.start_time.as_deref().unwrap_or("at an unknown time"),
+                                open.line
+                            )));
+                        }
+                        id
+                    }
+                    None => fresh_id("t", now, |id| idx.id_in_use(id)),
+                };
+                let row = NewRow::started(now_ms, id, mode, task, priority, start_ms);
+                Ok((row.to_line().into_bytes(), (idx.last_line + 1, row)))
+            })?;
+            out.task_id = Some(row.task_id.clone());
+            out.status = Some(TaskStatus::Ok);
+            if priority == Priority::Todo {
+                out.todo_limit_s = Some(limits.todo_limit_s);
+            }
+            out.row = Some(row.to_out(line));
+        }
+        Track::Stop {
+            task_id,
+            mode,
+            result,
+            end_ms,
+        } => {
+            let lim = limits;
+            let (line, row) = log.submit(move |idx| {
+                let Some(open) = idx.open.get(&task_id) else {
+                    return Err(Error::NotFound(format!(
+                        "task_id {task_id:?} has no open start to stop ({})",
+                        open_ids(idx, now_ms, &lim)
+                    )));
+                };
+                let Some(start_ms) = open.start_ms else {
+                    return Err(Error::invalid(format!(
+                        "the start row of {task_id:?} (line {}) has no readable start_time; use action record with start_time and end_time",
+                        open.line
+                    )));
+                };
+                let end_ms = end_ms.unwrap_or(now_ms);
+                if end_ms < start_ms {
+                    return Err(Error::invalid(format!(
+                        "end_time {} is before the task's start_time {}",
+                        iso_ms(end_ms),
+                        iso_ms(start_ms)
+                    )));
+                }
+                let mut row = open.stop_row(now_ms, end_ms, result);
+                if let Some(m) = mode {
+                    row.mode = m;
+                }
+                Ok((row.to_line().into_bytes(), (idx.last_line + 1, row)))
+            })?;
+            let st = limits.status(row.priority, row.duration_s.unwrap_or(0));
+            if st == TaskStatus::Overrun {
+                out.warnings.push(format!(
+                    "todo task took {} s, over the limit of {} s",
+                    row.duration_s.unwrap_or(0),
+                    limits.todo_limit_s
+                ));
+            }
+            if row.priority == Priority::Todo {
+                out.todo_limit_s = Some(limits.todo_limit_s);
+            }
+            out.task_id = Some(row.task_id.clone());
+            out.status = Some(st);
+            out.row = Some(row.to_out(line));
+        }
+        Track::Record {
+            task_id,
+            task,
+            mode,
+            priority,
+            result,
+            start_ms,
+            end_ms,
+        } => {
+            if end_ms < start_ms {
+                return Err(Error::invalid(format!(
+                    "end_time {} is before start_time {}",
+                    iso_ms(end_ms),
+                    iso_ms(start_ms)
+                )));
+            }
+            if mode.is_none() {
+                out.warnings.push(NO_MODE.into());
+            }
+            let mode = mode.unwrap_or_default();
+            let (line, row) = log.submit(move |idx| {
+                let id = task_id.unwrap_or_else(|| fresh_id("t", now, |id| idx.id_in_use(id)));
+                let row = NewRow::started(now_ms, id, mode, task, priority, start_ms)
+                    .finished(now_ms, end_ms, result);
+                Ok((row.to_line().into_bytes(), (idx.last_line + 1, row)))
+            })?;
+            out.status = Some(limits.status(row.priority, row.duration_s.unwrap_or(0)));
+            if priority == Priority::Todo {
+                out.todo_limit_s = Some(limits.todo_limit_s);
+            }
+            out.task_id = Some(row.task_id.clone());
+            out.row = Some(row.to_out(line));
+        }
+        Track::Status {
+            task_id,
+            mode,
+            priority,
+        } => {
+            let lim = limits;
+            let mut open = log.submit(move |idx| Ok((Vec::new(), idx.open.list(now_ms, &lim))))?;
+            open.retain(|t| {
+                task_id.as_ref().is_none_or(|id| &t.task_id == id)
+                    && mode.as_ref().is_none_or(|m| t.mode.eq_ignore_ascii_case(m))
+                    && priority.is_none_or(|p| t.priority == p)
+            });
+            for t in &open {
+                match t.status {
+                    TaskStatus::Overrun => out.warnings.push(format!(
+                        "{} has run {} s, over the todo limit of {} s",
+                        t.task_id,
+                        t.elapsed_s.unwrap_or(0),
+                        limits.todo_limit_s
+                    )),
+                    TaskStatus::Warning => out.warnings.push(format!(
+                        "{} has run {} s, past {:.0}% of the todo limit",
+                        t.task_id,
+                        t.elapsed_s.unwrap_or(0),
+                        limits.warn_fraction * 100.0
+                    )),
+                    TaskStatus::Ok => {}
+                }
+            }
+            if open.iter().any(|t| t.priority == Priority::Todo) {
+                out.todo_limit_s = Some(limits.todo_limit_s);
+            }
+            out.open_tasks = Some(open);
+        }
+    }
+    Ok(out)
+}
+
+/// What get_time_tracking summarizes.
+#[derive(Debug, Clone, Default)]
+pub struct TrackingQuery {
+    pub filter: Filter,
+    pub group_by: Option<GroupBy>,
+    pub include_rows: bool,
+    /// How many rows to include (with `include_rows`).
+    pub limit: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TrackingOut {
+    pub file: String,
+    pub exists: bool,
+    pub size: u64,
+    pub todo_limit_s: u64,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// Summarizes the whole file in one streaming pass.
+pub fn tracking(project: &Project, q: TrackingQuery, now: Timestamp) -> Result<TrackingOut> {
+    may_block()?;
+    let opt = SummaryOptions {
+        filter: q.filter,
+        group_by: q.group_by,
+        include_rows: q.include_rows,
+        limit: q.limit,
+        limits: limits(project),
+        now_ms: now.as_millisecond(),
+        tz: project.config.timezone.tz.clone(),
+    };
+    let path = &project.config.files.timing;
+    let read_err = |e| Error::io("cannot read", path.rel(), e);
+    let (exists, size, summary) = match std::fs::File::open(path.abs()) {
+        Ok(f) => {
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let summary =
+                timing::summarize(BufReader::with_capacity(1 << 20, f), &opt).map_err(read_err)?;
+            (true, size, summary)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+            false,
+            0,
+            timing::summarize(&b""[..], &opt).map_err(read_err)?,
+        ),
+        Err(e) => return Err(Error::io("cannot open", path.rel(), e)),
+    };
+    Ok(TrackingOut {
+        file: path.rel().to_string(),
+        exists,
+        size,
+        todo_limit_s: project.config.todo_limit_s,
+        summary,
+    })
+}

@@ -1,0 +1,115 @@
+//! `TODO.md`: checklist items with their status, section and details, and
+//! completion counts.
+
+use rmcp::schemars::{self, JsonSchema};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::state::Project;
+use crate::state::formats::todo::{Counts, StatusFilter, TodoItem};
+
+/// What to report.
+#[derive(Debug, Clone, Default)]
+pub struct TodoQuery {
+    /// Only items under a heading containing this text (case-insensitive).
+    pub section: Option<String>,
+    pub status: StatusFilter,
+    pub include_details: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SectionCounts {
+    /// The section path joined with " > " ("(no heading)" before any).
+    pub section: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TodoOut {
+    pub file: String,
+    pub exists: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Matching items in file order (by default the pending ones).
+    pub items: Vec<TodoItem>,
+    /// Counts over the items of the matching sections, whatever their status.
+    pub counts: Counts,
+    /// Counts per section, in file order.
+    pub sections: Vec<SectionCounts>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// Reads the file (cached until it changes).
+pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
+    let loaded = project.todo.read()?;
+    let needle = q.section.as_deref().map(str::to_lowercase);
+    let in_section = |i: &TodoItem| {
+        needle.as_ref().is_none_or(|n| {
+            i.section
+                .iter()
+                .any(|h| h.to_lowercase().contains(n.as_str()))
+        })
+    };
+    if let Some(n) = &needle
+        && !loaded.value.items.iter().any(in_section)
+    {
+        let mut heads: Vec<String> = Vec::new();
+        for i in &loaded.value.items {
+            let p = i.section.join(" > ");
+            if !heads.contains(&p) {
+                heads.push(p);
+            }
+        }
+        return Err(Error::NotFound(format!(
+            "no items under a heading containing {n:?}; sections with items: {}",
+            if heads.is_empty() {
+                "(none)".to_string()
+            } else {
+                heads.join("; ")
+            }
+        )));
+    }
+    let mut counts = Counts::default();
+    let mut sections: Vec<SectionCounts> = Vec::new();
+    let mut items = Vec::new();
+    for i in loaded.value.items.iter().filter(|i| in_section(i)) {
+        counts.add(i.status);
+        let key = if i.section.is_empty() {
+            "(no heading)".to_string()
+        } else {
+            i.section.join(" > ")
+        };
+        match sections.last_mut() {
+            Some(s) if s.section == key => s.counts.add(i.status),
+            _ => match sections.iter_mut().find(|s| s.section == key) {
+                Some(s) => s.counts.add(i.status),
+                None => {
+                    let mut c = Counts::default();
+                    c.add(i.status);
+                    sections.push(SectionCounts {
+                        section: key,
+                        counts: c,
+                    });
+                }
+            },
+        }
+        if q.status.matches(i.status) {
+            let mut item = i.clone();
+            if !q.include_details {
+                item.details.clear();
+            }
+            items.push(item);
+        }
+    }
+    Ok(TodoOut {
+        file: project.todo.path.rel().to_string(),
+        exists: loaded.exists,
+        version: loaded.version.clone(),
+        items,
+        counts,
+        sections,
+        problems: loaded.value.problems.clone(),
+    })
+}

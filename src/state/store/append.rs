@@ -1,0 +1,453 @@
+//! The group-commit append log (`task_timing.tsv`, `.roo/delegations.jsonl`).
+//!
+//! Durable appends: one `write` of whole lines on an `O_APPEND` handle, then
+//! `fdatasync`, under the file's lock. A writer thread per file takes every
+//! job queued while the previous batch was being synced and makes them
+//! durable with one `fdatasync`. Each job sees an index of the file (built
+//! from its lines, kept current by reading only what other processes
+//! appended) and decides what to append from it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex, mpsc};
+
+use super::lock::Locks;
+use super::may_block;
+use super::replace::sync_dir;
+use crate::error::{Error, Result};
+use crate::state::path::ProjectPath;
+
+/// What an [`AppendLog`] knows about its file: an index built from the lines
+/// it has seen, kept current by reading only what other writers appended.
+pub trait LogIndex: Default + Send + 'static {
+    /// Written before the first line of a new or empty file (a header line
+    /// with its newline), or empty.
+    fn header(&self) -> &'static [u8] {
+        b""
+    }
+    /// Learns one line (without its line terminator; blank lines too);
+    /// `line_no` is 1-based.
+    fn ingest(&mut self, line: &[u8], line_no: u64);
+}
+
+type Finish = Box<dyn FnOnce(Result<()>) + Send>;
+type Job<S> = Box<dyn FnOnce(&S) -> Option<(Vec<u8>, Finish)> + Send>;
+
+/// A durable, append-only file with group commit (see the module docs).
+pub struct AppendLog<S: LogIndex> {
+    tx: Mutex<Option<mpsc::Sender<Job<S>>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl<S: LogIndex> AppendLog<S> {
+    /// Starts the writer thread for `path`.
+    pub fn start(path: ProjectPath, locks: Arc<Locks>) -> Result<Self> {
+        let (tx, rx) = mpsc::channel::<Job<S>>();
+        let thread = std::thread::Builder::new()
+            .name(format!("append {}", path.rel()))
+            .spawn(move || {
+                let mut w = Writer::<S> {
+                    path,
+                    locks,
+                    index: S::default(),
+                    tail: None,
+                };
+                w.run(rx)
+            })
+            .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
+        Ok(AppendLog {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `op` on the writer thread with the file's index brought up to
+    /// date, under the file's lock. `op` returns the bytes to append (whole
+    /// lines, possibly none) and a value; the value is returned once those
+    /// bytes are durable. Jobs queued together share one `fdatasync`.
+    /// Blocks the calling thread until then.
+    pub fn submit<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&S) -> Result<(Vec<u8>, T)> + Send + 'static,
+    {
+        may_block()?;
+        let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T>>(1);
+        let job: Job<S> = Box::new(move |index: &S| match op(index) {
+            Ok((bytes, value)) => {
+                let finish: Finish = Box::new(move |res: Result<()>| {
+                    let _ = reply_tx.send(res.map(|()| value));
+                });
+                Some((bytes, finish))
+            }
+            Err(e) => {
+                let _ = reply_tx.send(Err(e));
+                None
+            }
+        });
+        {
+            let guard = self
+                .tx
+                .lock()
+                .map_err(|_| Error::Internal("append queue poisoned".into()))?;
+            let Some(tx) = guard.as_ref() else {
+                return Err(Error::ShuttingDown);
+            };
+            tx.send(job)
+                .map_err(|_| Error::Internal("the append writer thread stopped".into()))?;
+        }
+        reply_rx
+            .recv()
+            .map_err(|_| Error::Internal("the append writer thread stopped".into()))?
+    }
+
+    /// Stops accepting jobs and waits until every queued job is durable.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl<S: LogIndex> Drop for AppendLog<S> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// How far the writer's index has read the file.
+struct Tail {
+    ino: u64,
+    dev: u64,
+    /// Bytes read (and ingested) so far.
+    offset: u64,
+    /// Lines ingested so far.
+    line_no: u64,
+    /// The last line read has no newline yet (it was ingested anyway; the
+    /// next append terminates it first).
+    ends_open: bool,
+}
+
+struct Writer<S: LogIndex> {
+    path: ProjectPath,
+    locks: Arc<Locks>,
+    index: S,
+    tail: Option<Tail>,
+}
+
+/// Most jobs taken into one batch.
+const MAX_BATCH: usize = 4096;
+
+impl<S: LogIndex> Writer<S> {
+    fn run(&mut self, rx: mpsc::Receiver<Job<S>>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(batch);
+        }
+    }
+
+    /// Fails every job of a batch that could not be started.
+    fn fail_all(&mut self, batch: Vec<Job<S>>, err: &Error) {
+        for job in batch {
+            // Each job still sees the (possibly stale) index so that it can
+            // report its own input errors first.
+            if let Some((_, finish)) = job(&self.index) {
+                finish(Err(err.clone()));
+            }
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Job<S>>) {
+        let locks = Arc::clone(&self.locks);
+        let guard = match locks.lock(&self.path) {
+            Ok(g) => g,
+            Err(e) => return self.fail_all(batch, &e),
+        };
+        if let Err(e) = self.catch_up() {
+            self.reset();
+            return self.fail_all(batch, &e);
+        }
+
+        let mut buf: Vec<u8> = Vec::new();
+        let tail = self.tail.get_or_insert(Tail {
+            ino: 0,
+            dev: 0,
+            offset: 0,
+            line_no: 0,
+            ends_open: false,
+        });
+        let new_file = tail.offset == 0;
+        if new_file {
+            buf.extend_from_slice(self.index.header());
+        } else if tail.ends_open {
+            // The file does not end with a newline: finish its last line
+            // instead of gluing our first line onto it.
+            buf.push(b'\n');
+        }
+        let prefix_len = buf.len();
+        if new_file && prefix_len > 0 {
+            // Jobs see the header as the file's first line.
+            let header = buf.clone();
+            self.ingest_lines(&header);
+        }
+        let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
+        for job in batch {
+            if let Some((bytes, finish)) = job(&self.index) {
+                if !bytes.is_empty() {
+                    let start = buf.len();
+                    buf.extend_from_slice(&bytes);
+                    if !buf.ends_with(b"\n") {
+                        buf.push(b'\n');
+                    }
+                    // Later jobs of this batch must see this job's lines.
+                    let own = buf[start..].to_vec();
+                    self.ingest_lines(&own);
+                }
+                finishers.push(finish);
+            }
+        }
+
+        let result = if buf.len() > prefix_len {
+            self.write_durably(&buf, new_file)
+        } else {
+            if new_file {
+                // Nothing was written: forget the header we showed the jobs.
+                self.reset();
+            }
+            Ok(())
+        };
+        drop(guard);
+        if result.is_err() {
+            self.reset();
+        }
+        for f in finishers {
+            f(result.clone());
+        }
+    }
+
+    /// Ingests whole lines (each ending with a newline) that this writer is
+    /// about to append.
+    fn ingest_lines(&mut self, bytes: &[u8]) {
+        let Some(tail) = self.tail.as_mut() else {
+            return;
+        };
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        for line in body.split(|b| *b == b'\n') {
+            tail.line_no += 1;
+            self.index.ingest(line, tail.line_no);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.index = S::default();
+        self.tail = None;
+    }
+
+    /// Reads what other writers appended since the last batch; starts over
+    /// when the file was replaced or truncated.
+    fn catch_up(&mut self) -> Result<()> {
+        let meta = match fs::metadata(self.path.abs()) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.reset();
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io("cannot stat", self.path.rel(), e)),
+        };
+        let same_file = self
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.ino == meta.ino() && t.dev == meta.dev() && meta.len() >= t.offset);
+        if !same_file {
+            self.reset();
+        }
+        let tail = self.tail.get_or_insert(Tail {
+            ino: meta.ino(),
+            dev: meta.dev(),
+            offset: 0,
+            line_no: 0,
+            ends_open: false,
+        });
+        if meta.len() == tail.offset {
+            return Ok(());
+        }
+        let mut f = File::open(self.path.abs())
+            .map_err(|e| Error::io("cannot open", self.path.rel(), e))?;
+        f.seek(SeekFrom::Start(tail.offset))
+            .map_err(|e| Error::io("cannot seek", self.path.rel(), e))?;
+        let mut rest = Vec::new();
+        f.read_to_end(&mut rest)
+            .map_err(|e| Error::io("cannot read", self.path.rel(), e))?;
+        tail.offset += rest.len() as u64;
+        let mut lines: &[u8] = &rest;
+        if tail.ends_open {
+            // The open line was ingested already; skip its continuation.
+            match lines.iter().position(|b| *b == b'\n') {
+                Some(p) => {
+                    lines = &lines[p + 1..];
+                    tail.ends_open = false;
+                }
+                None => return Ok(()),
+            }
+        }
+        let ends_open = !lines.is_empty() && !lines.ends_with(b"\n");
+        let body = lines.strip_suffix(b"\n").unwrap_or(lines);
+        if !lines.is_empty() {
+            for line in body.split(|b| *b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                tail.line_no += 1;
+                self.index.ingest(line, tail.line_no);
+            }
+        }
+        tail.ends_open = ends_open;
+        Ok(())
+    }
+
+    fn write_durably(&mut self, buf: &[u8], new_file: bool) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.path.abs())
+            .map_err(|e| Error::io("cannot open", self.path.rel(), e))?;
+        f.write_all(buf)
+            .map_err(|e| Error::io("cannot append to", self.path.rel(), e))?;
+        f.sync_data()
+            .map_err(|e| Error::io("cannot sync", self.path.rel(), e))?;
+        let meta = f
+            .metadata()
+            .map_err(|e| Error::io("cannot stat", self.path.rel(), e))?;
+        if new_file && let Some(dir) = self.path.abs().parent() {
+            sync_dir(dir, self.path.rel())?;
+        }
+        // Everything up to the new end has been ingested (ours, and theirs
+        // before it: we hold the lock).
+        if let Some(tail) = self.tail.as_mut() {
+            tail.ino = meta.ino();
+            tail.dev = meta.dev();
+            tail.offset = meta.len();
+            tail.ends_open = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn locks(dir: &std::path::Path, timeout: Duration) -> Arc<Locks> {
+        Arc::new(Locks::new(ProjectPath::resolve(dir, ".locks"), timeout))
+    }
+
+    #[derive(Default)]
+    struct Lines(Vec<(u64, String)>);
+    impl LogIndex for Lines {
+        fn header(&self) -> &'static [u8] {
+            b"H\n"
+        }
+        fn ingest(&mut self, line: &[u8], line_no: u64) {
+            self.0.push((line_no, String::from_utf8_lossy(line).into()));
+        }
+    }
+
+    #[test]
+    fn append_log_writes_header_fixes_missing_newline_and_sees_foreign_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
+            .unwrap();
+        log.submit(|_| Ok((b"a\n".to_vec(), ()))).unwrap();
+        // Someone else appends a line without its newline.
+        let mut f = OpenOptions::new().append(true).open(p.abs()).unwrap();
+        f.write_all(b"b").unwrap();
+        drop(f);
+        let seen = log
+            .submit(|idx: &Lines| Ok((b"c".to_vec(), idx.0.clone())))
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (1, "H".to_string()),
+                (2, "a".to_string()),
+                (3, "b".to_string())
+            ]
+        );
+        let seen = log
+            .submit(|idx: &Lines| Ok((Vec::new(), idx.0.len())))
+            .unwrap();
+        assert_eq!(seen, 4);
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nb\nc\n");
+    }
+
+    #[test]
+    fn concurrent_appends_all_land_as_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let log = Arc::new(
+            AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
+                .unwrap(),
+        );
+        let threads: Vec<_> = (0..200)
+            .map(|i| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    log.submit(move |_| Ok((format!("line {i}\n").into_bytes(), ())))
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let text = fs::read_to_string(p.abs()).unwrap();
+        let mut lines: Vec<_> = text.lines().skip(1).collect();
+        lines.sort();
+        let mut want: Vec<String> = (0..200).map(|i| format!("line {i}")).collect();
+        want.sort();
+        assert_eq!(lines, want);
+    }
+
+    #[test]
+    fn a_rejected_job_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
+            .unwrap();
+        let r: Result<()> = log.submit(|_| Err(Error::invalid("no")));
+        assert!(r.is_err());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn a_lock_timeout_reaches_every_job_as_a_lock_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let locks = locks(dir.path(), Duration::from_millis(30));
+        let log = AppendLog::<Lines>::start(p.clone(), Arc::clone(&locks)).unwrap();
+        let _held = locks.lock(&p).unwrap();
+        let e = log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap_err();
+        assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn after_close_appends_are_refused_as_shutting_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let log = AppendLog::<Lines>::start(p, locks(dir.path(), Duration::from_secs(5))).unwrap();
+        log.close();
+        let e = log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap_err();
+        assert!(matches!(e, Error::ShuttingDown), "{e:?}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Whole-file reads and atomic replace: temp file in the same directory,
+//! `fsync`, `rename`, `fsync` of the directory. A reader or a crash never
+//! sees a half-written file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::may_block;
+use crate::error::{Error, Result};
+use crate::state::path::ProjectPath;
+
+/// Reads a whole file, `None` when it does not exist.
+pub fn read_optional(path: &ProjectPath) -> Result<Option<Vec<u8>>> {
+    may_block()?;
+    match fs::read(path.abs()) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("cannot read", path.rel(), e)),
+    }
+}
+
+/// `fsync`s a directory so that a rename or a new entry in it is durable.
+pub fn sync_dir(dir: &Path, rel: &str) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("cannot sync directory of", rel, e))
+}
+
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
+/// Atomically replaces `path` with `bytes`. Keeps the permissions of the
+/// file it replaces and never follows a symlink at `path` (the link itself
+/// is replaced). The caller holds the file's lock; stale temp files that a
+/// killed writer left behind are removed first (only a lock holder creates
+/// them).
+pub fn replace(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
+    may_block()?;
+    let (target, rel) = (path.abs(), path.rel());
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory for", rel, e))?;
+    let prefix = temp_prefix(target);
+    remove_stale_temps(dir, &prefix);
+
+    let mut rnd = [0u8; 6];
+    let _ = getrandom::fill(&mut rnd);
+    let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!("{prefix}{}-{suffix}", std::process::id()));
+
+    let result = (|| -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        if let Ok(meta) = fs::symlink_metadata(target)
+            && meta.is_file()
+        {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, target)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io("cannot write", rel, e));
+    }
+    sync_dir(dir, rel)
+}
+
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_writes_whole_file_and_removes_stale_temps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "f.json");
+        fs::write(dir.path().join(".f.json.tmp-123-abc"), b"junk").unwrap();
+        replace(&p, b"one").unwrap();
+        replace(&p, b"two").unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["f.json".to_string()]);
+    }
+}
