@@ -20,7 +20,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::app::App;
-use crate::tools::schema::lean;
+use crate::tools::schema::{lean, lean_output};
 
 /// Instructions sent to clients at initialization.
 const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven development loop's state in plain project files: Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md (3 sections, line limit), TODO.md and .roomodes. Read with get_* tools; every write is validated, backed up and atomic. Tool errors say what was wrong and what is accepted.";
@@ -69,7 +69,7 @@ impl Server {
             let attr = &mut route.attr;
             attr.input_schema = Arc::new(lean(&attr.input_schema));
             if let Some(out) = &attr.output_schema {
-                attr.output_schema = Some(Arc::new(lean(out)));
+                attr.output_schema = Some(Arc::new(lean_output(out)));
             }
         }
         Server {

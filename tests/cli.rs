@@ -327,3 +327,105 @@ fn logging_set_level_turns_tool_errors_into_log_notifications() {
             .contains("unknown variant `later`")
     );
 }
+
+#[test]
+fn auto_mode_with_stdin_that_is_no_client_says_what_happened() {
+    let root = root_with("empty");
+    let o = run(root.path(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("stdin ended before an MCP client said hello") && e.contains("--mode http"),
+        "{e}"
+    );
+}
+
+#[test]
+fn info_shows_the_files_chosen_for_zoo_and_kilo_projects() {
+    let root = root_with("empty");
+    let p = root.path();
+    std::fs::create_dir_all(p.join(".zoo")).unwrap();
+    std::fs::write(p.join(".zoo/schedules.json"), "{\"schedules\": []}").unwrap();
+    std::fs::write(
+        p.join(".zoomodes"),
+        "customModes:\n  - {slug: rev, name: Zoo reviewer, roleDefinition: r, groups: [read]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join(".kilocodemodes"),
+        "customModes:\n  - {slug: rev, name: Kilo reviewer, roleDefinition: r, groups: [read]}\n  - {slug: kilo-only, name: K, roleDefinition: k, groups: [read]}\n",
+    )
+    .unwrap();
+    let o = run(p, &["--info"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["files"][0]["path"], ".zoo/schedules.json");
+    let modes = &v["files"][5];
+    assert_eq!(modes["path"], ".zoomodes", "the highest-precedence file");
+    assert_eq!(modes["sources"], json!([".kilocodemodes", ".zoomodes"]));
+    // A schedule created now names the Zoo reviewer (.zoomodes wins).
+    let o = run(
+        p,
+        &[
+            "call",
+            "manage_schedules",
+            r#"{"action": "create", "schedule": {"name": "n", "mode": "rev", "taskInstructions": "t"}}"#,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["file"], ".zoo/schedules.json");
+    assert_eq!(v["schedule"]["modeDisplayName"], "Zoo reviewer");
+    assert!(!p.join(".roo/schedules.json").exists());
+}
+
+#[test]
+fn sigterm_in_stdio_mode_finishes_writes_and_exits_0() {
+    let root = root_with("empty");
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args(["--mode", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut send = |m: Value| writeln!(stdin, "{m}").unwrap();
+    send(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "term", "version": "1"}}}),
+    );
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    for i in 0..20 {
+        send(
+            json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": {
+            "name": "track_task_time",
+            "arguments": {"action": "record", "task": format!("term {i}"), "mode": "code",
+                          "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:01Z"}}}),
+        );
+    }
+    // The first answer means the writes are under way.
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let pid = child.id() as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdin is still open: SIGTERM ended it"
+    );
+    let tsv = read(root.path(), "task_timing.tsv");
+    for l in tsv.lines().skip(1) {
+        assert!(l.ends_with("\tcompleted\tnormal"), "whole rows only: {l}");
+    }
+    assert!(tsv.lines().count() > 1, "{tsv}");
+    drop(stdin);
+}

@@ -47,6 +47,13 @@ fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_string();
+    // The line says where MCP is and which root is served.
+    let root = root.canonicalize().unwrap();
+    assert!(
+        first.contains(&format!("MCP: {url}/mcp"))
+            && first.contains(&format!("root: {}", root.display())),
+        "{first}"
+    );
     // Keep draining stderr so the daemon never blocks on it.
     std::thread::spawn(move || for _ in lines {});
     Daemon { child, url }

@@ -935,3 +935,240 @@ async fn delegate_task_prepares_new_task_logs_and_tracks_time() {
     assert_eq!(snapshot(root.path()), before);
     c.cancel().await.unwrap();
 }
+
+// ---- regressions of the core reshaping issue --------------------------------
+
+#[tokio::test]
+async fn a_huge_interval_is_reported_instead_of_hanging_the_status() {
+    let root = root_with("empty");
+    std::fs::create_dir_all(root.path().join(".roo")).unwrap();
+    let file = r#"{"schedules": [
+      {"id": "1", "name": "huge", "mode": "code", "taskInstructions": "t", "scheduleType": "time",
+       "timeInterval": "18014398509481984", "timeUnit": "day", "lastExecutionTime": "2026-01-01T00:00:00.000Z"},
+      {"id": "2", "name": "max", "mode": "code", "taskInstructions": "t", "scheduleType": "time",
+       "timeInterval": "9223372036854775807", "timeUnit": "minute", "startDate": "2026-01-01", "startHour": "00"},
+      {"id": "3", "name": "fine", "mode": "code", "taskInstructions": "t", "scheduleType": "time",
+       "timeInterval": "10", "timeUnit": "minute"}
+    ]}"#;
+    std::fs::write(root.path().join(".roo/schedules.json"), file).unwrap();
+    let c = connect(root.path()).await;
+    let v = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ok(&c, "get_schedule_status", json!({})),
+    )
+    .await
+    .expect("get_schedule_status answers");
+    let s = v["schedules"].as_array().unwrap();
+    for huge in &s[..2] {
+        assert!(huge.get("next_execution_computed").is_none(), "{huge}");
+        assert!(
+            huge["problems"][0]
+                .as_str()
+                .unwrap()
+                .contains("is over the maximum of 1000000"),
+            "{huge}"
+        );
+    }
+    assert!(s[2]["next_execution_computed"].is_string());
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn schedules_are_written_so_that_roo_scheduler_can_run_them() {
+    let root = root_with("messy");
+    // A field the server does not know, with a number JavaScript prints as 1e+20.
+    let path = root.path().join(".roo/schedules.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"retries\": 2,",
+        "\"retries\": 100000000000000000000,",
+        1,
+    );
+    std::fs::write(&path, &text).unwrap();
+    let c = connect(root.path()).await;
+    let v = ok(
+        &c,
+        "manage_schedules",
+        json!({"action": "create", "schedule": {"name": "Dated", "mode": "code",
+            "taskInstructions": "x", "startDate": "2030-01-01", "expirationDate": "2030-06-01",
+            "expirationHour": 7}}),
+    )
+    .await;
+    let s = &v["schedule"];
+    assert_eq!(s["startHour"], "00");
+    assert_eq!(s["startMinute"], "00");
+    assert_eq!(s["expirationHour"], "07");
+    assert_eq!(s["expirationMinute"], "00");
+    assert_eq!(
+        s["modeDisplayName"], "Code",
+        "Roo Scheduler's name, without emoji"
+    );
+    let written = read(root.path(), ".roo/schedules.json");
+    assert!(
+        written.contains("\"retries\": 100000000000000000000,"),
+        "unknown numbers survive byte for byte"
+    );
+    assert!(!written.contains("1e+20") && !written.contains("1e20"));
+
+    // A hand-edited schedule Roo Scheduler cannot run is reported...
+    let broken = written.replacen(
+        "\"startDate\": \"\",\n      \"startHour\": \"\"",
+        "\"startDate\": \"2026-01-01\",\n      \"startHour\": \"\"",
+        1,
+    );
+    assert_ne!(broken, written);
+    std::fs::write(&path, &broken).unwrap();
+    let v = ok(
+        &c,
+        "get_schedule_status",
+        json!({"schedule_id": SCHEDULE_1}),
+    )
+    .await;
+    let problems = v["schedules"][0]["problems"].to_string();
+    assert!(
+        problems.contains("startHour is \\\"\\\", not two digits while startDate is set")
+            && problems.contains("never runs this schedule"),
+        "{problems}"
+    );
+    // ...and the next write of it makes it runnable.
+    let v = ok(
+        &c,
+        "manage_schedules",
+        json!({"action": "update", "schedule_id": SCHEDULE_1, "fields": {"name": "Development loop 2"}}),
+    )
+    .await;
+    assert_eq!(v["schedule"]["startHour"], "00");
+    assert!(v["status"].get("problems").is_none(), "{v}");
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_delegation_id_in_an_error_can_be_copied_back() {
+    let root = root_with("empty");
+    let c = connect(root.path()).await;
+    let v = ok(
+        &c,
+        "delegate_task",
+        json!({"action": "create", "task": "Write the docs", "mode": "code"}),
+    )
+    .await;
+    let id = v["delegation"]["id"].as_str().unwrap().to_string();
+    ok(
+        &c,
+        "delegate_task",
+        json!({"action": "complete", "delegation_id": id}),
+    )
+    .await;
+    let e = err(
+        &c,
+        "delegate_task",
+        json!({"action": "cancel", "delegation_id": id}),
+    )
+    .await;
+    assert!(
+        e.contains(&format!("delegation {id:?} is already completed")),
+        "{e}"
+    );
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bullet_reports_the_line_it_was_written_on() {
+    let root = root_with("messy");
+    let c = connect(root.path()).await;
+    for (args, want) in [
+        (
+            json!({"section": "commands", "kind": "bullet", "subsection": "Build", "text": "cargo  test   --release"}),
+            "- cargo  test   --release",
+        ),
+        (
+            json!({"section": "patterns", "kind": "bullet", "text": "two  spaces"}),
+            "- two  spaces",
+        ),
+    ] {
+        let v = ok(&c, "update_persistent_memory", args).await;
+        let line = v["line"].as_u64().unwrap() as usize;
+        assert!(line > 0, "{v}");
+        let text = read(root.path(), "persistent-memory.md");
+        assert_eq!(text.lines().nth(line - 1), Some(want), "{v}");
+    }
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn generated_ids_carry_64_random_bits_and_never_repeat() {
+    let root = root_with("empty");
+    let c = connect(root.path()).await;
+    let pattern = |id: &str, prefix: &str| -> bool {
+        let parts: Vec<&str> = id.split('-').collect();
+        parts.len() == 3
+            && parts[0] == prefix
+            && parts[1].len() == 15
+            && parts[2].len() == 16
+            && parts[2].bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let mut calls = Vec::new();
+    for i in 0..300 {
+        let args = if i % 2 == 0 {
+            json!({"action": "start", "task": format!("t{i}"), "mode": "code"})
+        } else {
+            json!({"action": "record", "task": format!("t{i}"), "mode": "code",
+                   "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:01Z"})
+        };
+        calls.push(ok(&c, "track_task_time", args));
+    }
+    let results = futures::future::join_all(calls).await;
+    let mut ids: Vec<String> = results
+        .iter()
+        .map(|v| v["task_id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        assert!(pattern(id, "t"), "{id}");
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 300, "no two generated ids are equal");
+    let v = ok(
+        &c,
+        "delegate_task",
+        json!({"action": "create", "task": "x", "mode": "code"}),
+    )
+    .await;
+    assert!(pattern(v["delegation"]["id"].as_str().unwrap(), "d"), "{v}");
+    c.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_tail_kind_messages_and_missing_modes() {
+    let root = root_with("empty");
+    std::fs::write(
+        root.path().join("persistent-memory.md"),
+        "# Non-Obvious Implementation Patterns\n\n# Development & Debug Commands\n\n# System Updates & Status\n\n## [2026-01-01T00:00:00Z] [code] - [A]\n- Finding: the last line\n\n",
+    )
+    .unwrap();
+    let c = connect(root.path()).await;
+    let v = ok(
+        &c,
+        "get_persistent_memory",
+        json!({"section": "updates", "tail": 1}),
+    )
+    .await;
+    assert_eq!(v["sections"][0]["text"], "- Finding: the last line\n");
+    let e = err(
+        &c,
+        "update_persistent_memory",
+        json!({"section": "updates", "category": "x", "finding": "y"}),
+    )
+    .await;
+    assert!(e.contains("mode is required for kind \"entry\""), "{e}");
+    let v = ok(
+        &c,
+        "track_task_time",
+        json!({"action": "start", "task": "no mode given"}),
+    )
+    .await;
+    assert!(
+        v["warnings"][0].as_str().unwrap().contains("no mode given"),
+        "{v}"
+    );
+    c.cancel().await.unwrap();
+}

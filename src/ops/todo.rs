@@ -31,7 +31,9 @@ pub struct TodoOut {
     pub exists: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Matching items in file order (by default the pending ones).
+    /// Matching items in file order (by default the pending ones). An
+    /// item's `section` is given when it differs from the item listed
+    /// before it; items without one are under the same headings.
     pub items: Vec<TodoItem>,
     /// Counts over the items of the matching sections, whatever their status.
     pub counts: Counts,
@@ -74,6 +76,7 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
     let mut counts = Counts::default();
     let mut sections: Vec<SectionCounts> = Vec::new();
     let mut items = Vec::new();
+    let mut last_section: Option<Vec<String>> = None;
     for i in loaded.value.items.iter().filter(|i| in_section(i)) {
         counts.add(i.status);
         let key = if i.section.is_empty() {
@@ -99,6 +102,12 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
             let mut item = i.clone();
             if !q.include_details {
                 item.details.clear();
+            }
+            // The heading path is given once per run of items under it.
+            if last_section.as_ref() == Some(&i.section) {
+                item.section.clear();
+            } else {
+                last_section = Some(i.section.clone());
             }
             items.push(item);
         }

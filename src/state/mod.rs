@@ -35,11 +35,11 @@ use store::stamp::Stamp;
 
 /// Everything the server knows about one project root.
 pub struct Project {
-    pub config: Config,
-    pub schedules: StateFile<schedules::Schedules>,
-    pub memory: StateFile<memory::Memory>,
-    pub memory_archive: StateFile<()>,
-    pub todo: StateFile<todo::Todo>,
+    pub(crate) config: Config,
+    pub(crate) schedules: StateFile<schedules::Schedules>,
+    pub(crate) memory: StateFile<memory::Memory>,
+    pub(crate) memory_archive: StateFile<()>,
+    pub(crate) todo: StateFile<todo::Todo>,
     modes_cache: Cache<ModeSet>,
     locks: Arc<Locks>,
     timing_log: LogCell<TimingIndex>,
@@ -82,7 +82,7 @@ impl Project {
 
     /// The merged modes (project mode files, global file, built-ins),
     /// re-read only when one of the files changed.
-    pub fn modes(&self) -> Result<Arc<ModeSet>> {
+    pub(crate) fn modes(&self) -> Result<Arc<ModeSet>> {
         let f = &self.config.files;
         let files: Vec<&ProjectPath> = f.modes.iter().chain(f.global_modes.as_ref()).collect();
         let stamps = files
@@ -110,12 +110,12 @@ impl Project {
     }
 
     /// The time-tracking log (its writer thread starts on first use).
-    pub fn timing_log(&self) -> Result<&AppendLog<TimingIndex>> {
+    pub(crate) fn timing_log(&self) -> Result<&AppendLog<TimingIndex>> {
         self.started(&self.timing_log, &self.config.files.timing)
     }
 
     /// The delegations log (its writer thread starts on first use).
-    pub fn delegation_log(&self) -> Result<&AppendLog<DelegationIndex>> {
+    pub(crate) fn delegation_log(&self) -> Result<&AppendLog<DelegationIndex>> {
         self.started(&self.delegation_log, &self.config.files.delegations)
     }
 
@@ -141,7 +141,7 @@ impl Project {
     }
 
     /// The health of every state file (for `--info`).
-    pub fn health(&self) -> Vec<FileHealth> {
+    pub(crate) fn health(&self) -> Vec<FileHealth> {
         let f = &self.config.files;
         let mut out = vec![
             whole_file_health("schedules", &self.schedules, |s| s.problems.clone()),

@@ -43,7 +43,7 @@ fn type_of(s: &Value) -> String {
             .iter()
             .map(|v| format!("`{v}`"))
             .collect::<Vec<_>>()
-            .join(" \\| ");
+            .join(" | ");
     }
     let base = match s.get("type").and_then(Value::as_str) {
         Some("array") => format!(

@@ -222,6 +222,42 @@ fn drop_null_from_optional_properties(o: &mut Map<String, Value>) {
     }
 }
 
+/// [`lean`] for an output schema, which only clients read (to validate
+/// and to show a result's shape): descriptions are kept on the top-level
+/// fields only.
+pub fn lean_output(schema: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = lean(schema);
+    if let Some(Value::Object(props)) = out.get_mut("properties") {
+        for p in props.values_mut() {
+            let own = p.get("description").cloned();
+            drop_descriptions(p);
+            if let (Some(d), Value::Object(o)) = (own, p) {
+                o.insert("description".into(), d);
+            }
+        }
+    }
+    out
+}
+
+/// Removes the descriptions of the schema `v` and the schemas inside it.
+fn drop_descriptions(v: &mut Value) {
+    let Value::Object(o) = v else { return };
+    o.remove("description");
+    for (k, c) in o.iter_mut() {
+        if SCHEMA_KEYWORDS.contains(&k.as_str()) {
+            drop_descriptions(c);
+        } else if SCHEMA_LIST_KEYWORDS.contains(&k.as_str()) {
+            if let Value::Array(a) = c {
+                a.iter_mut().for_each(drop_descriptions);
+            }
+        } else if SCHEMA_MAP_KEYWORDS.contains(&k.as_str())
+            && let Value::Object(m) = c
+        {
+            m.values_mut().for_each(drop_descriptions);
+        }
+    }
+}
+
 /// A short description of what a schema accepts, for error messages:
 /// `one of "a", "b"`, `a whole number from 1 to 10000`, `a string`, ….
 pub fn accepted(s: &Value) -> String {

@@ -300,37 +300,55 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
     (t, p)
 }
 
-/// Whether a time field is written as Roo Scheduler needs it: exactly two
-/// digits (it builds `2026-01-01T07:05:00` from the strings as they are).
+/// Whether a time field reads as Roo Scheduler needs it: exactly two
+/// digits (it builds `2026-01-01T07:05:00` from the values as they are; a
+/// number prints as its digits).
 fn two_digit_field(obj: &Map<String, Value>, key: &str) -> bool {
-    matches!(obj.get(key), Some(Value::String(s)) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+    text(obj, key).is_some_and(|s| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Problems that make Roo Scheduler fail on a schedule: its `new Date()` of
 /// an hour or minute that is empty or not two digits is an invalid date.
-/// For the start, it then computes no next run and its timer set-up throws
-/// `RangeError`, which stops timers for every later schedule in the file.
+/// For the start, it then computes no next run; with no day filter (no
+/// selected day) that invalid date reaches its timer set-up, which throws
+/// `RangeError` and so sets no timer for any later schedule in the file.
 pub fn roo_problems(obj: &Map<String, Value>) -> Vec<String> {
     let mut p = Vec::new();
     let has_start = text(obj, "startDate").is_some();
-    let start_minute_set = text(obj, "startMinute").is_some();
-    for (key, needed) in [("startHour", has_start), ("startMinute", start_minute_set)] {
-        if needed && !two_digit_field(obj, key) {
-            let given = obj
-                .get(key)
-                .map_or("missing".to_string(), |v| v.to_string());
-            p.push(format!(
-                "{key} is {given}, not two digits{}: Roo Scheduler cannot build the start time, computes no next run and throws RangeError while setting its timers, so no later schedule in the file gets a timer (fix it with manage_schedules update, e.g. {key} \"00\")",
-                if key == "startHour" { " while startDate is set" } else { "" }
-            ));
-        }
+    let has_history =
+        text(obj, "lastExecutionTime").is_some() || text(obj, "lastSkippedTime").is_some();
+    let day_filter = matches!(obj.get("selectedDays"), Some(Value::Object(d)) if d.values().any(|v| v == &Value::Bool(true)));
+    let consequence = if day_filter {
+        "Roo Scheduler cannot build the start time and never runs this schedule"
+    } else {
+        "Roo Scheduler cannot build the start time, and with no day selected its timer set-up throws RangeError, so no later schedule in the file gets a timer either"
+    };
+    let shown = |key: &str| {
+        obj.get(key)
+            .map_or("missing".to_string(), |v| v.to_string())
+    };
+    if has_start && !two_digit_field(obj, "startHour") {
+        p.push(format!(
+            "startHour is {}, not two digits while startDate is set: {consequence} (set startHour, e.g. \"00\")",
+            shown("startHour")
+        ));
+    }
+    // Without a start date, a last run replaces the start as the reference.
+    if text(obj, "startMinute").is_some()
+        && !two_digit_field(obj, "startMinute")
+        && (has_start || !has_history)
+    {
+        p.push(format!(
+            "startMinute is {}, not two digits: {consequence} (set startMinute, e.g. \"00\")",
+            shown("startMinute")
+        ));
     }
     if text(obj, "expirationDate").is_some() {
         for key in ["expirationHour", "expirationMinute"] {
             if text(obj, key).is_some() && !two_digit_field(obj, key) {
                 p.push(format!(
                     "{key} is {}, not two digits: Roo Scheduler cannot read the expiration and never expires the schedule",
-                    obj.get(key).map_or("missing".to_string(), |v| v.to_string())
+                    shown(key)
                 ));
             }
         }
@@ -965,6 +983,38 @@ mod tests {
   ],
   "version": 2
 }"#;
+
+    #[test]
+    fn roo_problems_follow_what_roo_scheduler_does() {
+        let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+        // Numbers print as their digits: 30 is fine, 7 is not.
+        assert!(roo_problems(&obj(serde_json::json!({"startMinute": 30}))).is_empty());
+        let p = roo_problems(&obj(serde_json::json!({"startMinute": 7})));
+        assert!(
+            p[0].starts_with("startMinute is 7, not two digits"),
+            "{p:?}"
+        );
+        // Without a start date, a last run is the reference: Roo runs it.
+        assert!(
+            roo_problems(&obj(
+                serde_json::json!({"startMinute": "5", "lastExecutionTime": "2026-01-01T00:00:00Z"})
+            ))
+            .is_empty()
+        );
+        // A day filter makes Roo skip the schedule; without one it throws.
+        let days = serde_json::json!({"sun": true});
+        let p = roo_problems(&obj(
+            serde_json::json!({"startDate": "2026-01-01", "startHour": "", "selectedDays": days}),
+        ));
+        assert!(
+            p[0].contains("never runs this schedule") && !p[0].contains("RangeError"),
+            "{p:?}"
+        );
+        let p = roo_problems(&obj(
+            serde_json::json!({"startDate": "2026-01-01", "startHour": ""}),
+        ));
+        assert!(p[0].contains("RangeError"), "{p:?}");
+    }
 
     #[test]
     fn round_trip_is_byte_identical() {

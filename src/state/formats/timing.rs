@@ -588,14 +588,6 @@ impl OpenTracker {
         v.sort_by_key(|t| (t.start_ms.unwrap_or(i64::MAX), t.line));
         v
     }
-
-    pub fn len(&self) -> usize {
-        self.open.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
-    }
 }
 
 /// How many of the latest task ids a [`TimingIndex`] remembers.

@@ -82,7 +82,6 @@ pub struct TodoItem {
 /// The parsed file.
 #[derive(Debug, Clone, Default)]
 pub struct Todo {
-    pub exists: bool,
     pub items: Vec<TodoItem>,
     pub problems: Vec<String>,
 }
@@ -114,10 +113,7 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
     let Some(bytes) = bytes else {
         return Ok(Todo::default());
     };
-    let mut todo = Todo {
-        exists: true,
-        ..Todo::default()
-    };
+    let mut todo = Todo::default();
     let text = String::from_utf8_lossy(bytes);
     if matches!(text, std::borrow::Cow::Owned(_)) {
         todo.problems

@@ -6,25 +6,11 @@ use std::fs;
 use std::path::Path;
 
 use jiff::Timestamp;
-use rmcp::schemars::{self, JsonSchema};
-use serde::{Deserialize, Serialize};
 
 use super::replace::replace;
 use super::stamp::version;
 use crate::error::{Error, Result};
-use crate::state::formats::time::iso_ms;
 use crate::state::path::ProjectPath;
-
-/// One stored backup.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct BackupInfo {
-    pub backup_id: String,
-    /// Root-relative path of the backup file.
-    pub stored_path: String,
-    pub size: u64,
-    /// ISO-8601 UTC time taken from the id.
-    pub created_at: String,
-}
 
 /// The backup store of a project.
 #[derive(Debug, Clone)]
@@ -109,52 +95,6 @@ impl Backups {
             .filter(|n| !n.starts_with('.'))
             .collect())
     }
-
-    /// Backups of `file`, newest first.
-    pub fn list(&self, file: &ProjectPath) -> Result<Vec<BackupInfo>> {
-        let folder = self.folder(file);
-        let (folder_rel, folder) = (folder.rel().to_string(), folder.abs().to_path_buf());
-        let mut names = Self::names(&folder, &folder_rel)?;
-        names.sort_by(|a, b| b.cmp(a));
-        Ok(names
-            .into_iter()
-            .map(|n| {
-                let size = fs::metadata(folder.join(&n)).map(|m| m.len()).unwrap_or(0);
-                BackupInfo {
-                    created_at: created_at(&n).unwrap_or_default(),
-                    stored_path: format!("{folder_rel}/{n}"),
-                    backup_id: n,
-                    size,
-                }
-            })
-            .collect())
-    }
-
-    /// The content of backup `id` of `file`.
-    pub fn read(&self, file: &ProjectPath, id: &str) -> Result<Vec<u8>> {
-        let rel = file.rel();
-        if id.is_empty() || id.contains(['/', '\\', '\0']) || id.starts_with('.') {
-            return Err(Error::invalid(format!(
-                "backup_id {id:?} is not a backup id (a file name like 20261121T132851123Z-ab12cd34.json)"
-            )));
-        }
-        let folder = self.folder(file);
-        let folder_rel = folder.rel();
-        fs::read(folder.abs().join(id)).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotFound(format!("no backup {id:?} of {rel} in {folder_rel}"))
-            } else {
-                Error::io("cannot read", format!("{folder_rel}/{id}"), e)
-            }
-        })
-    }
-}
-
-fn created_at(id: &str) -> Option<String> {
-    let secs = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", id.get(..15)?).ok()?;
-    let ms: i64 = id.get(15..18)?.parse().ok()?;
-    let ts = secs.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(iso_ms(ts.as_millisecond() + ms))
 }
 
 #[cfg(test)]
@@ -166,7 +106,6 @@ mod tests {
         let now: Timestamp = "2026-11-21T13:28:51.123Z".parse().unwrap();
         let id = Backups::id_for(".roo/schedules.json", b"abc", now);
         assert_eq!(id, "20261121T132851123Z-ba7816bf.json");
-        assert_eq!(created_at(&id).unwrap(), "2026-11-21T13:28:51.123Z");
         assert_eq!(
             Backups::id_for("TODO", b"abc", now),
             "20261121T132851123Z-ba7816bf"
@@ -184,12 +123,13 @@ mod tests {
             let t = Timestamp::from_millisecond(t0.as_millisecond() + i).unwrap();
             ids.push(b.store(&f, format!("v{i}").as_bytes(), t).unwrap());
         }
-        let list = b.list(&f).unwrap();
-        assert_eq!(list.len(), 3);
-        assert_eq!(list[0].backup_id, ids[4]);
-        assert_eq!(list[2].backup_id, ids[2]);
-        assert_eq!(b.read(&f, &ids[4]).unwrap(), b"v4");
-        assert!(matches!(b.read(&f, &ids[0]), Err(Error::NotFound(_))));
-        assert!(matches!(b.read(&f, "../x"), Err(Error::Invalid(_))));
+        let folder = dir.path().join(".roo/backups/a/f.md");
+        let mut kept: Vec<String> = fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, ids[2..].to_vec());
+        assert_eq!(fs::read(folder.join(&ids[4])).unwrap(), b"v4");
     }
 }

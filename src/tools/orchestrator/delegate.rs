@@ -11,14 +11,14 @@ use crate::tools::{Takes, only, required};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DelegateAction {
-    /// Log a new delegation, start its time tracking, return the payload
-    /// for Roo's new_task.
+    // Log a new delegation, start its time tracking, return the payload
+    // for Roo's new_task.
     Create,
-    /// List delegations (pending ones unless `include_finished`).
+    // List delegations (pending ones unless `include_finished`).
     List,
-    /// Mark a delegation completed and stop its time tracking.
+    // Mark a delegation completed and stop its time tracking.
     Complete,
-    /// Mark a delegation cancelled and stop its time tracking.
+    // Mark a delegation cancelled and stop its time tracking.
     Cancel,
 }
 

@@ -32,17 +32,17 @@ impl From<StatusArgs> for StatusQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Add a schedule from `schedule`.
+    // Add a schedule from `schedule`.
     Create,
-    /// Change the `fields` of schedule_id.
+    // Change the `fields` of schedule_id.
     Update,
-    /// Remove schedule_id.
+    // Remove schedule_id.
     Delete,
-    /// Set schedule_id active (its next run is recomputed).
+    // Set schedule_id active (its next run is recomputed).
     Activate,
-    /// Set schedule_id inactive.
+    // Set schedule_id inactive.
     Deactivate,
-    /// Every schedule as stored.
+    // Every schedule as stored.
     List,
 }
 

@@ -13,13 +13,13 @@ use crate::tools::{Takes, only, required};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackAction {
-    /// Append a start row (result "started") and return the task_id.
+    // Append a start row (result "started") and return the task_id.
     Start,
-    /// Append the completed row for the most recent open start of task_id.
+    // Append the completed row for the most recent open start of task_id.
     Stop,
-    /// Append a completed row with given start_time and end_time.
+    // Append a completed row with given start_time and end_time.
     Record,
-    /// List open tasks with elapsed time, warnings and overruns.
+    // List open tasks with elapsed time, warnings and overruns.
     Status,
 }
 
