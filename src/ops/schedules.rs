@@ -1,6 +1,8 @@
 //! Schedules of `.roo/schedules.json`: their status with computed next runs,
 //! and validated changes that Roo Scheduler can still read and run.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use rmcp::schemars::{self, JsonSchema};
 use serde::Serialize;
@@ -10,30 +12,38 @@ use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::schedules::{self, Change, ScheduleStatus, Schedules};
 use crate::state::formats::time::iso;
+use crate::state::store::cache::Same;
+use crate::state::store::file::Loaded;
 
 /// Which schedules to report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusQuery {
     /// Only this schedule.
     pub schedule_id: Option<String>,
     /// Also list inactive schedules (the summary always counts all).
     pub include_inactive: bool,
+    /// Include each schedule's instructions preview (200 characters).
+    pub include_instructions: bool,
 }
 
 /// The soonest upcoming run.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct NextRun {
+    /// The schedule's id.
     pub id: String,
-    pub name: String,
     /// ISO-8601 UTC.
     pub at: String,
 }
 
+/// Counts over every schedule (a zero count is left out).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusSummary {
     pub total: usize,
+    #[serde(skip_serializing_if = "is_zero")]
     pub active: usize,
+    #[serde(skip_serializing_if = "is_zero")]
     pub inactive: usize,
+    #[serde(skip_serializing_if = "is_zero")]
     pub due_now: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub expired: usize,
@@ -64,9 +74,24 @@ pub struct StatusOut {
     pub problems: Vec<String>,
 }
 
-/// The status of every schedule at `now`.
-pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<StatusOut> {
+/// The status of every schedule at `now`, to the second: the answer for a
+/// query is computed once per second while the file does not change.
+pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<Arc<StatusOut>> {
     let loaded = project.schedules.read()?;
+    let second = now.as_second();
+    let key = (Same(Arc::clone(&loaded)), q.clone(), second);
+    project.memos.get_or_compute(key, || {
+        let now = Timestamp::from_second(second).unwrap_or(now);
+        compute_status(project, &loaded, q, now)
+    })
+}
+
+fn compute_status(
+    project: &Project,
+    loaded: &Loaded<Schedules>,
+    q: &StatusQuery,
+    now: Timestamp,
+) -> Result<StatusOut> {
     let tz = &project.config.timezone.tz;
     let all: Vec<ScheduleStatus> = loaded
         .value
@@ -102,7 +127,6 @@ pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<Stat
             .min_by(|a, b| a.0.cmp(b.0))
             .map(|(at, s)| NextRun {
                 id: s.id.clone(),
-                name: s.name.clone(),
                 at: at.clone(),
             }),
     };
@@ -111,6 +135,12 @@ pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<Stat
         .filter(|s| match &q.schedule_id {
             Some(id) => &s.id == id,
             None => q.include_inactive || s.active,
+        })
+        .map(|mut s| {
+            if !q.include_instructions {
+                s.instructions_preview.clear();
+            }
+            s
         })
         .collect();
     Ok(StatusOut {

@@ -28,7 +28,8 @@ use formats::{memory, modes, schedules, timing, todo};
 use path::ProjectPath;
 use store::append::{AppendLog, LogIndex};
 use store::backup::Backups;
-use store::file::{Cache, StateFile};
+use store::cache::{Cache, Memos};
+use store::file::StateFile;
 use store::lock::Locks;
 use store::replace::read_optional;
 use store::stamp::Stamp;
@@ -41,6 +42,8 @@ pub struct Project {
     pub(crate) memory_archive: StateFile<()>,
     pub(crate) todo: StateFile<todo::Todo>,
     modes_cache: Cache<ModeSet>,
+    /// Results the ops memoize (see `store::cache::Memos`).
+    pub(crate) memos: Memos,
     locks: Arc<Locks>,
     timing_log: LogCell<TimingIndex>,
     delegation_log: LogCell<DelegationIndex>,
@@ -73,6 +76,7 @@ impl Project {
             memory_archive,
             todo,
             modes_cache: Cache::default(),
+            memos: Memos::default(),
             locks,
             timing_log: OnceLock::new(),
             delegation_log: OnceLock::new(),

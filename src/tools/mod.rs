@@ -7,9 +7,11 @@
 //! * [`read`] and [`blocking`] run every tool: a panic becomes an `isError`
 //!   result, and work that can block runs on the blocking pool (a read
 //!   answered from a cache stays on the async worker);
-//! * [`schema`] turns generated schemas into what every client accepts.
+//! * [`schema`] turns generated schemas into what every client accepts;
+//! * [`json::Json`] sends a result, reusing the encoding of a memoized one.
 
 pub mod args;
+pub mod json;
 pub mod orchestrator;
 pub mod reference;
 pub mod schema;

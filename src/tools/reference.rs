@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 
 /// One working example call per tool (each is run by a test).
 pub const EXAMPLES: [(&str, &str); 8] = [
-    ("get_schedule_status", r#"{"include_inactive": true}"#),
+    (
+        "get_schedule_status",
+        r#"{"include_inactive": true, "include_instructions": true}"#,
+    ),
     (
         "manage_schedules",
         r#"{"action": "create", "schedule": {"name": "Loop", "mode": "code", "taskInstructions": "Work on the next open item of TODO.md", "timeInterval": "10", "timeUnit": "minute"}}"#,

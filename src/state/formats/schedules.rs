@@ -420,7 +420,8 @@ pub struct ScheduleStatus {
     pub last_skipped_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_task_id: Option<String>,
-    /// `nextExecutionTime` as stored in the file.
+    /// `nextExecutionTime` as stored in the file, when it differs from the
+    /// computed one (Roo Scheduler has not caught up, or computes another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_execution_stored: Option<String>,
     /// The next execution computed now (docs/scheduling.md).
@@ -437,7 +438,8 @@ pub struct ScheduleStatus {
     pub task_interaction: Option<String>,
     #[serde(default, skip_serializing_if = "crate::ops::is_false")]
     pub require_activity: bool,
-    /// The first 200 characters of taskInstructions.
+    /// The first 200 characters of taskInstructions (with
+    /// include_instructions).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub instructions_preview: String,
     /// Fields that could not be read, and what would stop Roo Scheduler.
@@ -507,8 +509,9 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
         last_execution_time: s("lastExecutionTime"),
         last_skipped_time: s("lastSkippedTime"),
         last_task_id: s("lastTaskId"),
-        next_execution_stored: stored,
         next_execution_computed: computed.map(iso),
+        next_execution_stored: stored
+            .filter(|_| computed.is_none_or(|c| stored_ts != Some(c.as_millisecond()))),
         due,
         expired,
         task_interaction: s("taskInteraction").filter(|t| t != "wait"),

@@ -2,13 +2,13 @@
 //! (keyed by size, mtime, ctime and inode, checked with one `stat`) and the
 //! locked read-modify-write with version check, backup and atomic replace.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::backup::Backups;
+use super::cache::Cache;
 use super::lock::Locks;
-use super::may_block;
 use super::replace::{read_optional, replace};
 use super::stamp::{Stamp, version};
 use crate::error::{Error, Result};
@@ -22,48 +22,6 @@ pub struct Loaded<T> {
     /// Hex SHA-256 of the bytes; `None` when the file does not exist.
     pub version: Option<String>,
     pub value: T,
-}
-
-/// The stamps of the files a cached value was read from.
-pub type Key = Vec<Option<Stamp>>;
-
-/// A one-entry cache of a parsed value, keyed by file stamps.
-#[derive(Debug)]
-pub struct Cache<T> {
-    slot: Mutex<Option<(Key, Arc<T>)>>,
-}
-
-impl<T> Default for Cache<T> {
-    fn default() -> Self {
-        Cache {
-            slot: Mutex::new(None),
-        }
-    }
-}
-
-impl<T> Cache<T> {
-    /// The cached value when `key` matches, else `load()` (cached when Ok).
-    /// Loading can block, so it is refused on an async worker.
-    pub fn get_or_load(&self, key: Key, load: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
-        if let Ok(slot) = self.slot.lock()
-            && let Some((k, v)) = slot.as_ref()
-            && *k == key
-        {
-            return Ok(Arc::clone(v));
-        }
-        may_block()?;
-        let value = Arc::new(load()?);
-        if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some((key, Arc::clone(&value)));
-        }
-        Ok(value)
-    }
-
-    pub fn clear(&self) {
-        if let Ok(mut slot) = self.slot.lock() {
-            *slot = None;
-        }
-    }
 }
 
 /// Parses a file's bytes (`None` when it does not exist); the second

@@ -12,6 +12,7 @@
 //! * [`file`]: the cached state file (parse once per change of the file's
 //!   stamp; locked update with version check, backup and atomic replace);
 //! * [`backup`]: the backup store;
+//! * [`cache`]: in-memory caches of parsed files and memoized results;
 //! * [`stamp`]: cheap change detection and content versions.
 //!
 //! Work that can block (reading a changed file, a write, waiting for a lock)
@@ -21,6 +22,7 @@
 
 pub mod append;
 pub mod backup;
+pub mod cache;
 pub mod file;
 pub mod lock;
 pub mod replace;

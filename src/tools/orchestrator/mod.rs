@@ -10,7 +10,6 @@ pub mod timing;
 pub mod todo;
 
 use jiff::Timestamp;
-use rmcp::Json;
 use rmcp::{tool, tool_router};
 
 use crate::ops;
@@ -21,6 +20,7 @@ use crate::ops::timing::{Track, TrackOut, TrackingOut};
 use crate::ops::todo::{TodoOut, TodoQuery};
 use crate::server::Server;
 use crate::tools::args::Parameters;
+use crate::tools::json::Json;
 use crate::tools::{ToolError, blocking, read};
 
 #[tool_router(router = orchestrator_router, vis = "pub(crate)")]
@@ -28,7 +28,7 @@ impl Server {
     #[tool(
         name = "get_schedule_status",
         title = "Schedule status",
-        description = "Report the schedules of Roo Scheduler's .roo/schedules.json with freshly computed next runs. Per schedule: mode, interval, selected days, start/expiration, last execution/skip, stored and computed next execution, due/expired, a 200-character preview of its instructions, and problems (including what would stop Roo Scheduler from running it); a summary (total, active, due now, soonest next run) and the file version for manage_schedules.",
+        description = "Report the schedules of Roo Scheduler's .roo/schedules.json with freshly computed next runs. Per schedule: mode, interval, selected days, start/expiration, last execution/skip, stored and computed next execution, due/expired, problems (including what would stop Roo Scheduler from running it) and, with include_instructions, a 200-character preview of its instructions; a summary (total, active, due now, soonest next run) and the file version for manage_schedules.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -69,13 +69,13 @@ impl Server {
                 ops::schedules::manage(p, Manage::List, Timestamp::now())
             })
             .await
-            .map(Json);
+            .map(Json::new);
         }
         blocking(&self.app, move |p| {
             ops::schedules::manage(p, op, Timestamp::now())
         })
         .await
-        .map(Json)
+        .map(Json::new)
     }
 
     #[tool(
@@ -98,7 +98,7 @@ impl Server {
             ops::timing::track(p, op, Timestamp::now())
         })
         .await
-        .map(Json)
+        .map(Json::new)
     }
 
     #[tool(
@@ -121,7 +121,7 @@ impl Server {
             ops::timing::tracking(p, q, Timestamp::now())
         })
         .await
-        .map(Json)
+        .map(Json::new)
     }
 
     #[tool(
@@ -142,7 +142,7 @@ impl Server {
         let q = GetQuery::try_from(args?)?;
         read(&self.app, move |p| ops::memory::get(p, &q))
             .await
-            .map(Json)
+            .map(Json::new)
     }
 
     #[tool(
@@ -165,7 +165,7 @@ impl Server {
             ops::memory::update(p, u, Timestamp::now())
         })
         .await
-        .map(Json)
+        .map(Json::new)
     }
 
     #[tool(
@@ -186,7 +186,7 @@ impl Server {
         let q = TodoQuery::try_from(args?)?;
         read(&self.app, move |p| ops::todo::status(p, &q))
             .await
-            .map(Json)
+            .map(Json::new)
     }
 
     #[tool(
@@ -209,6 +209,6 @@ impl Server {
             ops::delegation::delegate(p, op, Timestamp::now())
         })
         .await
-        .map(Json)
+        .map(Json::new)
     }
 }

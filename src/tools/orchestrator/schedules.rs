@@ -17,6 +17,9 @@ pub struct StatusArgs {
     /// Also list inactive schedules (the summary always counts all).
     #[serde(default)]
     pub include_inactive: bool,
+    /// Include the first 200 characters of each schedule's instructions.
+    #[serde(default)]
+    pub include_instructions: bool,
 }
 
 impl From<StatusArgs> for StatusQuery {
@@ -24,6 +27,7 @@ impl From<StatusArgs> for StatusQuery {
         StatusQuery {
             schedule_id: a.schedule_id,
             include_inactive: a.include_inactive,
+            include_instructions: a.include_instructions,
         }
     }
 }
