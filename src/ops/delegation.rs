@@ -325,3 +325,59 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_delegation_starts_and_stops_its_time_tracking() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::open(Config::load(dir.path(), None).unwrap());
+        let t0: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let out = delegate(
+            &p,
+            Delegate::Create {
+                task: "Debug the failing stack trace".into(),
+                mode: None,
+                context: None,
+                priority: Priority::Normal,
+                todos: Some(vec!["Reproduce".into()]),
+                parent_task_id: None,
+                source: "tool".into(),
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(out.mode_choice.as_deref(), Some("suggested"));
+        assert_eq!(out.new_task.as_ref().unwrap().mode, "debug");
+        assert_eq!(
+            out.new_task.unwrap().todos.as_deref(),
+            Some("[ ] Reproduce")
+        );
+        let id = out.delegation.unwrap().id;
+        let t1: Timestamp = "2026-11-22T10:05:00Z".parse().unwrap();
+        let done = delegate(
+            &p,
+            Delegate::Finish {
+                delegation_id: id.clone(),
+                outcome: Outcome::Completed,
+                result: Some("fixed".into()),
+            },
+            t1,
+        )
+        .unwrap();
+        assert_eq!(done.duration_s, Some(300));
+        assert_eq!(done.time_task_id.as_deref(), Some(id.as_str()));
+        let list = delegate(
+            &p,
+            Delegate::List {
+                include_finished: false,
+            },
+            t1,
+        )
+        .unwrap();
+        assert_eq!(list.delegations.unwrap().len(), 0);
+    }
+}

@@ -340,3 +340,93 @@ pub fn tracking(project: &Project, q: TrackingQuery, now: Timestamp) -> Result<T
         summary,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn project() -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        (dir, Project::open(config))
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn start_then_stop_appends_a_row_with_the_duration() {
+        let (dir, p) = project();
+        let out = track(
+            &p,
+            Track::Start {
+                task_id: Some("t1".into()),
+                task: "Fix it".into(),
+                mode: Some("debug".into()),
+                priority: Priority::Todo,
+                start_ms: None,
+            },
+            at("2026-11-22T10:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(out.row.unwrap().line, 2, "after the header");
+        assert_eq!(out.todo_limit_s, Some(3600));
+        let out = track(
+            &p,
+            Track::Stop {
+                task_id: "t1".into(),
+                mode: None,
+                result: "completed".into(),
+                end_ms: None,
+            },
+            at("2026-11-22T11:30:00Z"),
+        )
+        .unwrap();
+        let row = out.row.unwrap();
+        assert_eq!(row.duration_s, Some(5400));
+        assert_eq!(out.status, Some(TaskStatus::Overrun));
+        assert!(out.warnings[0].contains("over the limit of 3600 s"));
+        p.close();
+        let text = std::fs::read_to_string(dir.path().join("task_timing.tsv")).unwrap();
+        assert_eq!(text.lines().count(), 3);
+    }
+
+    #[test]
+    fn a_missing_mode_is_warned_about_and_a_reversed_record_refused() {
+        let (_dir, p) = project();
+        let now = at("2026-11-22T10:00:00Z");
+        let out = track(
+            &p,
+            Track::Record {
+                task_id: None,
+                task: "x".into(),
+                mode: None,
+                priority: Priority::Normal,
+                result: "completed".into(),
+                start_ms: now.as_millisecond() - 1000,
+                end_ms: now.as_millisecond(),
+            },
+            now,
+        )
+        .unwrap();
+        assert!(out.warnings[0].contains("no mode given"));
+        assert!(out.task_id.unwrap().starts_with("t-20261122T100000-"));
+        let e = track(
+            &p,
+            Track::Record {
+                task_id: None,
+                task: "x".into(),
+                mode: Some("code".into()),
+                priority: Priority::Normal,
+                result: "completed".into(),
+                start_ms: now.as_millisecond(),
+                end_ms: now.as_millisecond() - 1,
+            },
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("is before start_time"), "{e}");
+    }
+}

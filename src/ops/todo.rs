@@ -122,3 +122,37 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
         problems: loaded.value.problems.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::state::formats::todo::StatusFilter;
+
+    fn project(todo: &str) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("TODO.md"), todo).unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        (dir, Project::open(config))
+    }
+
+    #[test]
+    fn pending_items_by_default_with_each_heading_path_given_once() {
+        let (_d, p) = project("# A\n- [x] done\n- [ ] one\n- [-] two\n# B\n- [ ] three\n");
+        let out = status(&p, &TodoQuery::default()).unwrap();
+        let texts: Vec<&str> = out.items.iter().map(|i| i.text.as_str()).collect();
+        assert_eq!(texts, vec!["one", "two", "three"]);
+        assert_eq!(out.items[0].section, vec!["A".to_string()]);
+        assert!(
+            out.items[1].section.is_empty(),
+            "same section as the item before"
+        );
+        assert_eq!(out.items[2].section, vec!["B".to_string()]);
+        assert_eq!((out.counts.total, out.counts.done), (4, 1));
+        let all = TodoQuery {
+            status: StatusFilter::All,
+            ..Default::default()
+        };
+        assert_eq!(status(&p, &all).unwrap().items.len(), 4);
+    }
+}
