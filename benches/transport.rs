@@ -1,4 +1,4 @@
-//! Transport benchmarks (SPEC §11), run with `cargo bench --bench transport`.
+//! Transport benchmarks, run with `cargo bench --bench transport`.
 //!
 //! Calls/s and client-side p50/p99 latency of a small read tool
 //! (`get_schedule_status` on an unchanged file) through the release binary:

@@ -217,13 +217,7 @@ fn describe(config: Config, name: &str) -> ExitCode {
             print!("{}", reference::tool_markdown(t));
             ExitCode::SUCCESS
         }
-        None => fail(
-            2,
-            &format!(
-                "unknown tool {name:?}; tools: {}",
-                server.tool_names().join(", ")
-            ),
-        ),
+        None => fail(2, &server.unknown_tool(name)),
     }
 }
 
@@ -296,13 +290,7 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
     let app = App::new(config);
     let server = Server::new(Arc::clone(&app));
     if server.tool(tool).is_none() {
-        return fail(
-            2,
-            &format!(
-                "unknown tool {tool:?}; tools: {}",
-                server.tool_names().join(", ")
-            ),
-        );
+        return fail(2, &server.unknown_tool(tool));
     }
     let rt = match runtime(true) {
         Ok(rt) => rt,

@@ -51,7 +51,6 @@ pub struct Files {
     pub backups: ProjectPath,
     pub delegations: ProjectPath,
     pub locks: ProjectPath,
-    pub config: ProjectPath,
 }
 
 /// The project mode files looked for when `[files] modes` is not set,
@@ -293,12 +292,12 @@ planned!(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLocks {
-    timeout_s: PositiveF64,
+    timeout_s: LockSeconds,
 }
 impl Default for RawLocks {
     fn default() -> Self {
         RawLocks {
-            timeout_s: PositiveF64(10.0),
+            timeout_s: LockSeconds(10.0),
         }
     }
 }
@@ -327,14 +326,20 @@ validated!(PositiveInt, u64, |v| if *v == 0 {
     Ok(())
 });
 
-/// A positive, finite number.
+/// How long a write waits for another process's lock: 0 to 3600 s.
 #[derive(Debug, Clone, Copy)]
-struct PositiveF64(f64);
-validated!(PositiveF64, f64, |v| if v.is_finite() && *v > 0.0 {
-    Ok(())
-} else {
-    Err("must be a positive number of seconds".into())
-});
+struct LockSeconds(f64);
+validated!(
+    LockSeconds,
+    f64,
+    |v| if v.is_finite() && *v > 0.0 && *v <= 3600.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a number of seconds above 0 and at most 3600, got {v}"
+        ))
+    }
+);
 
 #[derive(Debug, Clone, Copy)]
 struct Fraction(f64);
@@ -407,7 +412,7 @@ impl Config {
             });
         }
         let default_path = ProjectPath::resolve(&root, ".roo/orchestrator.toml");
-        let (raw, source, config_path) = match explicit {
+        let (raw, source) = match explicit {
             Some(p) => {
                 let sp = ProjectPath::resolve(&root, &p.to_string_lossy());
                 let text = std::fs::read_to_string(sp.abs()).map_err(|e| ConfigError::File {
@@ -415,16 +420,15 @@ impl Config {
                     message: format!("cannot read the config file: {e}"),
                 })?;
                 let raw = parse(&text, &p.display().to_string())?;
-                (raw, ConfigSource::File(p.display().to_string()), sp)
+                (raw, ConfigSource::File(p.display().to_string()))
             }
             None => match std::fs::read_to_string(default_path.abs()) {
                 Ok(text) => {
                     let raw = parse(&text, default_path.rel())?;
-                    let src = ConfigSource::File(default_path.rel().to_string());
-                    (raw, src, default_path)
+                    (raw, ConfigSource::File(default_path.rel().to_string()))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    (Raw::default(), ConfigSource::Defaults, default_path)
+                    (Raw::default(), ConfigSource::Defaults)
                 }
                 Err(e) => {
                     return Err(ConfigError::File {
@@ -434,10 +438,10 @@ impl Config {
                 }
             },
         };
-        Ok(Self::from_raw(root, raw, source, config_path))
+        Ok(Self::from_raw(root, raw, source))
     }
 
-    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource, config: ProjectPath) -> Config {
+    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource) -> Config {
         let f = &raw.files;
         let r = |p: &RelPath| ProjectPath::resolve(&root, &p.0);
         let schedules = match &f.schedules {
@@ -470,7 +474,6 @@ impl Config {
             backups: r(&f.backups),
             delegations: r(&f.delegations),
             locks: ProjectPath::resolve(&root, ".roo/.locks"),
-            config,
         };
         let tz_name = raw.scheduler.timezone.0.clone();
         let tz = resolve_tz(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -554,6 +557,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("fraction"), "{e}");
+        let e = load_text("[locks]\ntimeout_s = 1e30\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 3600"), "{e}");
     }
 
     #[test]

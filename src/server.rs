@@ -89,9 +89,10 @@ impl Server {
         self.tool_router.get(name)
     }
 
-    /// The names of the tools, sorted.
-    pub fn tool_names(&self) -> Vec<String> {
-        self.tools().iter().map(|t| t.name.to_string()).collect()
+    /// What to say about a tool name the server does not have.
+    pub fn unknown_tool(&self, name: &str) -> String {
+        let names: Vec<String> = self.tools().iter().map(|t| t.name.to_string()).collect();
+        format!("unknown tool {name:?}; tools: {}", names.join(", "))
     }
 
     fn logs(&self, level: LoggingLevel) -> bool {
@@ -136,13 +137,7 @@ impl ServerHandler for Server {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.clone();
         if self.tool_router.get(&name).is_none() {
-            return Err(ErrorData::invalid_params(
-                format!(
-                    "unknown tool {name:?}; tools: {}",
-                    self.tool_names().join(", ")
-                ),
-                None,
-            ));
+            return Err(ErrorData::invalid_params(self.unknown_tool(&name), None));
         }
         let peer = context.peer.clone();
         let response = self

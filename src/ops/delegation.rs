@@ -2,7 +2,7 @@
 //! `.roo/delegations.jsonl` and track its time; finish it later.
 
 use jiff::Timestamp;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::ids::fresh_id;
@@ -204,7 +204,9 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                 let line = event.to_line().into_bytes();
                 Ok((line, Delegation::from_event(event, idx.last_line + 1)))
             })?;
-            // Time tracking under the delegation's id.
+            // Time tracking under the delegation's id. The delegation is
+            // logged already: a failure here is reported, not returned (a
+            // retry would log a second delegation).
             let row = NewRow::started(
                 now.as_millisecond(),
                 delegation.id.clone(),
@@ -213,10 +215,16 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                 priority,
                 now.as_millisecond(),
             );
-            project
-                .timing_log()?
-                .submit(move |_| Ok((row.to_line().into_bytes(), ())))?;
-            out.time_task_id = Some(delegation.id.clone());
+            let started = project
+                .timing_log()
+                .and_then(|log| log.submit(move |_| Ok((row.to_line().into_bytes(), ()))));
+            match started {
+                Ok(()) => out.time_task_id = Some(delegation.id.clone()),
+                Err(e) => out.warnings.push(format!(
+                    "the delegation is logged, but its time tracking did not start ({e}); start it with track_task_time action start and task_id {:?}",
+                    delegation.id
+                )),
+            }
             out.new_task = Some(NewTask {
                 message: message(&task, context.as_deref(), &mode),
                 mode,

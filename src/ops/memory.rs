@@ -2,14 +2,19 @@
 //! entries or bullets under the line limit (rejecting, or archiving the
 //! oldest updates).
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::heavy;
 use crate::error::{Error, Result};
 use crate::state::Project;
 pub use crate::state::formats::memory::NewEntry;
 use crate::state::formats::memory::{self, Entry, Memory, SECTIONS};
+use crate::state::store::cache::Same;
+use crate::state::store::file::Loaded;
 
 /// A section key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -34,7 +39,7 @@ impl Section {
 }
 
 /// What to read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GetQuery {
     pub section: Option<Section>,
     /// Case-insensitive; lines and entries containing it.
@@ -106,9 +111,18 @@ fn tail_start(m: &Memory, start: usize, end: usize, n: usize) -> usize {
     first
 }
 
-/// Reads the file (cached until it changes).
-pub fn get(project: &Project, q: &GetQuery) -> Result<GetOut> {
+/// Reads the file; the answer to a query is computed once per change of
+/// the file.
+pub fn get(project: &Project, q: &GetQuery) -> Result<Arc<GetOut>> {
     let loaded = project.memory.read()?;
+    let key = (Same(Arc::clone(&loaded)), q.clone());
+    project.memos.get_or_compute(key, || {
+        heavy(loaded.size)?;
+        compute_get(project, &loaded, q)
+    })
+}
+
+fn compute_get(project: &Project, loaded: &Loaded<Memory>, q: &GetQuery) -> Result<GetOut> {
     let m = &loaded.value;
     let limit = project.config.memory_line_limit;
     let needle = q.search.as_deref().map(str::to_lowercase);

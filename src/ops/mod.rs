@@ -3,7 +3,8 @@
 //! arguments into these inputs and returns these outputs.
 //!
 //! Every function is synchronous and may block on the disk; callers on an
-//! async runtime run them through the tool runner (`tools::run`), which
+//! async runtime run them through the tool runners (`tools::read` and
+//! `tools::blocking`), which
 //! answers from the caches on the async worker and moves everything else to
 //! the blocking pool. Outputs leave out what is absent or empty, so that a
 //! result costs an agent no more than it says.
@@ -15,12 +16,18 @@ pub mod schedules;
 pub mod timing;
 pub mod todo;
 
-/// For `skip_serializing_if`: leave out `false`.
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
-}
+use crate::error::Result;
+use crate::state::store::may_block;
 
-/// For `skip_serializing_if`: leave out zero counts.
-pub(crate) fn is_zero(n: &u64) -> bool {
-    *n == 0
+/// Files above this size make computing an answer blocking work: it is done
+/// on the blocking pool, never on an async worker.
+const LARGE_FILE: u64 = 256 * 1024;
+
+/// Called before computing an answer from a parsed file of `size` bytes.
+pub(crate) fn heavy(size: u64) -> Result<()> {
+    if size > LARGE_FILE {
+        may_block()
+    } else {
+        Ok(())
+    }
 }

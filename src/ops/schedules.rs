@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::heavy;
 use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::schedules::{self, Change, ScheduleStatus, Schedules};
@@ -39,21 +40,17 @@ pub struct NextRun {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusSummary {
     pub total: usize,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::state::formats::is_zero")]
     pub active: usize,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::state::formats::is_zero")]
     pub inactive: usize,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::state::formats::is_zero")]
     pub due_now: usize,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::state::formats::is_zero")]
     pub expired: usize,
     /// The soonest computed next run among active, unexpired schedules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub soonest_next: Option<NextRun>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -81,6 +78,7 @@ pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<Arc<
     let second = now.as_second();
     let key = (Same(Arc::clone(&loaded)), q.clone(), second);
     project.memos.get_or_compute(key, || {
+        heavy(loaded.size)?;
         let now = Timestamp::from_second(second).unwrap_or(now);
         compute_status(project, &loaded, q, now)
     })

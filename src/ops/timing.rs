@@ -4,7 +4,7 @@
 use std::io::BufReader;
 
 use jiff::Timestamp;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::ids::fresh_id;
@@ -15,7 +15,7 @@ use crate::state::formats::timing::{
     self, Limits, NewRow, OpenTask, RowOut, Summary, SummaryOptions, TaskStatus, TimingIndex,
 };
 pub use crate::state::formats::timing::{Filter, GroupBy, Priority};
-use crate::state::store::may_block;
+use crate::state::store::replace::open_read;
 
 /// One track_task_time operation, with exactly the inputs it uses. Texts
 /// are one line (tabs and newlines already replaced); times are epoch ms.
@@ -234,7 +234,20 @@ pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
             }
             let mode = mode.unwrap_or_default();
             let (line, row) = log.submit(move |idx| {
-                let id = task_id.unwrap_or_else(|| fresh_id("t", now, |id| idx.id_in_use(id)));
+                let id = match task_id {
+                    // A complete row closes an open start of the same id:
+                    // recording under it would silently end that task.
+                    Some(id) => match idx.open.get(&id) {
+                        Some(open) => {
+                            return Err(Error::invalid(format!(
+                                "task_id {id:?} is open (started at line {}); stop it, or record under another task_id",
+                                open.line
+                            )));
+                        }
+                        None => id,
+                    },
+                    None => fresh_id("t", now, |id| idx.id_in_use(id)),
+                };
                 let row = NewRow::started(now_ms, id, mode, task, priority, start_ms)
                     .finished(now_ms, end_ms, result);
                 Ok((row.to_line().into_bytes(), (idx.last_line + 1, row)))
@@ -306,7 +319,6 @@ pub struct TrackingOut {
 
 /// Summarizes the whole file in one streaming pass.
 pub fn tracking(project: &Project, q: TrackingQuery, now: Timestamp) -> Result<TrackingOut> {
-    may_block()?;
     let opt = SummaryOptions {
         filter: q.filter,
         group_by: q.group_by,
@@ -318,19 +330,17 @@ pub fn tracking(project: &Project, q: TrackingQuery, now: Timestamp) -> Result<T
     };
     let path = &project.config.files.timing;
     let read_err = |e| Error::io("cannot read", path.rel(), e);
-    let (exists, size, summary) = match std::fs::File::open(path.abs()) {
-        Ok(f) => {
-            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let (exists, size, summary) = match open_read(path)? {
+        Some((f, size)) => {
             let summary =
                 timing::summarize(BufReader::with_capacity(1 << 20, f), &opt).map_err(read_err)?;
             (true, size, summary)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+        None => (
             false,
             0,
             timing::summarize(&b""[..], &opt).map_err(read_err)?,
         ),
-        Err(e) => return Err(Error::io("cannot open", path.rel(), e)),
     };
     Ok(TrackingOut {
         file: path.rel().to_string(),
@@ -428,5 +438,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("is before start_time"), "{e}");
+    }
+
+    #[test]
+    fn recording_under_an_open_task_id_is_refused() {
+        let (_dir, p) = project();
+        let now = at("2026-11-22T10:00:00Z");
+        let start = Track::Start {
+            task_id: Some("t1".into()),
+            task: "x".into(),
+            mode: Some("code".into()),
+            priority: Priority::Normal,
+            start_ms: None,
+        };
+        track(&p, start, now).unwrap();
+        let e = track(
+            &p,
+            Track::Record {
+                task_id: Some("t1".into()),
+                task: "y".into(),
+                mode: Some("code".into()),
+                priority: Priority::Normal,
+                result: "completed".into(),
+                start_ms: now.as_millisecond() - 1000,
+                end_ms: now.as_millisecond(),
+            },
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("task_id \"t1\" is open"), "{e}");
+        let status = Track::Status {
+            task_id: None,
+            mode: None,
+            priority: None,
+        };
+        assert_eq!(track(&p, status, now).unwrap().open_tasks.unwrap().len(), 1);
     }
 }

@@ -1,15 +1,21 @@
 //! `TODO.md`: checklist items with their status, section and details, and
 //! completion counts.
 
-use rmcp::schemars::{self, JsonSchema};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::heavy;
 use crate::error::{Error, Result};
 use crate::state::Project;
-use crate::state::formats::todo::{Counts, StatusFilter, TodoItem};
+use crate::state::formats::todo::{Counts, StatusFilter, Todo, TodoItem};
+use crate::state::store::cache::Same;
+use crate::state::store::file::Loaded;
 
 /// What to report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TodoQuery {
     /// Only items under a heading containing this text (case-insensitive).
     pub section: Option<String>,
@@ -43,9 +49,18 @@ pub struct TodoOut {
     pub problems: Vec<String>,
 }
 
-/// Reads the file (cached until it changes).
-pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
+/// Reads the file; the answer to a query is computed once per change of
+/// the file.
+pub fn status(project: &Project, q: &TodoQuery) -> Result<Arc<TodoOut>> {
     let loaded = project.todo.read()?;
+    let key = (Same(Arc::clone(&loaded)), q.clone());
+    project.memos.get_or_compute(key, || {
+        heavy(loaded.size)?;
+        compute(project, &loaded, q)
+    })
+}
+
+fn compute(project: &Project, loaded: &Loaded<Todo>, q: &TodoQuery) -> Result<TodoOut> {
     let needle = q.section.as_deref().map(str::to_lowercase);
     let in_section = |i: &TodoItem| {
         needle.as_ref().is_none_or(|n| {
@@ -58,9 +73,10 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
         && !loaded.value.items.iter().any(in_section)
     {
         let mut heads: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
         for i in &loaded.value.items {
             let p = i.section.join(" > ");
-            if !heads.contains(&p) {
+            if seen.insert(p.clone()) {
                 heads.push(p);
             }
         }
@@ -75,6 +91,7 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
     }
     let mut counts = Counts::default();
     let mut sections: Vec<SectionCounts> = Vec::new();
+    let mut section_at: HashMap<String, usize> = HashMap::new();
     let mut items = Vec::new();
     let mut last_section: Option<Vec<String>> = None;
     for i in loaded.value.items.iter().filter(|i| in_section(i)) {
@@ -84,19 +101,17 @@ pub fn status(project: &Project, q: &TodoQuery) -> Result<TodoOut> {
         } else {
             i.section.join(" > ")
         };
-        match sections.last_mut() {
-            Some(s) if s.section == key => s.counts.add(i.status),
-            _ => match sections.iter_mut().find(|s| s.section == key) {
-                Some(s) => s.counts.add(i.status),
-                None => {
-                    let mut c = Counts::default();
-                    c.add(i.status);
-                    sections.push(SectionCounts {
-                        section: key,
-                        counts: c,
-                    });
-                }
-            },
+        match section_at.get(&key) {
+            Some(&at) => sections[at].counts.add(i.status),
+            None => {
+                let mut c = Counts::default();
+                c.add(i.status);
+                section_at.insert(key.clone(), sections.len());
+                sections.push(SectionCounts {
+                    section: key,
+                    counts: c,
+                });
+            }
         }
         if q.status.matches(i.status) {
             let mut item = i.clone();

@@ -16,7 +16,7 @@ pub mod store;
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -217,10 +217,7 @@ impl Project {
                     path: shown.rel().to_string(),
                     exists: !existing.is_empty(),
                     size,
-                    parses: !m
-                        .problems
-                        .iter()
-                        .any(|p| p.contains("not valid YAML or JSON")),
+                    parses: m.unreadable.is_empty(),
                     issues,
                     sources: existing.iter().map(|p| p.rel().to_string()).collect(),
                 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult};
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// A tool's structured result.

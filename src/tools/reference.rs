@@ -58,10 +58,15 @@ fn type_of(s: &Value) -> String {
         Some(t) => t.to_string(),
         None => "any".into(),
     };
+    let limit = |key: &str| s.get(key).and_then(Value::as_u64);
     match (s.get("minimum"), s.get("maximum")) {
         (Some(lo), Some(hi)) => format!("{base} ({lo}–{hi})"),
         (Some(lo), None) if lo != 0 => format!("{base} (≥ {lo})"),
-        _ => base,
+        _ => match (limit("maxLength"), limit("maxItems")) {
+            (Some(n), _) => format!("{base} (≤ {n} chars)"),
+            (None, Some(n)) => format!("{base} (≤ {n} items)"),
+            _ => base,
+        },
     }
 }
 

@@ -309,56 +309,6 @@ fn plural(what: &str) -> String {
     }
 }
 
-/// Constructs a schema must not contain; empty when it is clean.
-#[cfg(test)]
-pub fn forbidden_constructs(v: &Value, at: &str, out: &mut Vec<String>) {
-    match v {
-        Value::Bool(_) => out.push(format!("{at}: boolean schema")),
-        Value::Object(o) => {
-            for k in ["$ref", "$defs", "definitions"] {
-                if o.contains_key(k) {
-                    out.push(format!("{at}: {k}"));
-                }
-            }
-            if let Some(Value::String(f)) = o.get("format")
-                && NON_STANDARD_FORMATS.contains(&f.as_str())
-            {
-                out.push(format!("{at}: format {f:?}"));
-            }
-            for (k, child) in o {
-                // Keywords whose values are not schemas.
-                if matches!(
-                    k.as_str(),
-                    "enum"
-                        | "const"
-                        | "default"
-                        | "examples"
-                        | "required"
-                        | "description"
-                        | "title"
-                ) {
-                    continue;
-                }
-                if k == "properties" {
-                    if let Value::Object(props) = child {
-                        for (name, p) in props {
-                            forbidden_constructs(p, &format!("{at}.{name}"), out);
-                        }
-                    }
-                    continue;
-                }
-                forbidden_constructs(child, &format!("{at}/{k}"), out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                forbidden_constructs(child, &format!("{at}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,11 +361,6 @@ mod tests {
                 "required": ["action"]
             })
         );
-        let mut bad = Vec::new();
-        forbidden_constructs(&l, "s", &mut bad);
-        assert!(bad.is_empty(), "{bad:?}");
-        forbidden_constructs(&Value::Object(s), "s", &mut bad);
-        assert!(bad.len() >= 4, "{bad:?}");
     }
 
     #[test]

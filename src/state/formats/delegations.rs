@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::timing::Priority;

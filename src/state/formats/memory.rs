@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::time::parse_time;

@@ -9,3 +9,13 @@ pub mod schedules;
 pub mod time;
 pub mod timing;
 pub mod todo;
+
+/// For `skip_serializing_if`: leave out `false`.
+pub fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// For `skip_serializing_if`: leave out a zero count.
+pub fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
+}

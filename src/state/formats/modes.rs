@@ -5,7 +5,7 @@
 //! invalid mode is reported with its reason and skipped; it never hides the
 //! valid ones.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -85,6 +85,9 @@ pub struct ModeSet {
     /// Problems with whole files (unparseable, wrong shape) and non-fatal
     /// notes (deprecated groups that were dropped).
     pub problems: Vec<String>,
+    /// Files that are not valid YAML or JSON (their modes are missing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 /// Tool groups Roo Code knows today.
@@ -351,6 +354,7 @@ fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) ->
         Ok(d) => d,
         Err(e) => {
             set.problems.push(e);
+            set.unreadable.push(file.to_string());
             return Vec::new();
         }
     };

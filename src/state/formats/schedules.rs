@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -431,12 +431,12 @@ pub struct ScheduleStatus {
     /// has passed.
     pub due: bool,
     /// The next run (or now) is past the expiration.
-    #[serde(default, skip_serializing_if = "crate::ops::is_false")]
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_false")]
     pub expired: bool,
     /// interrupt | skip; absent means wait (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_interaction: Option<String>,
-    #[serde(default, skip_serializing_if = "crate::ops::is_false")]
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_false")]
     pub require_activity: bool,
     /// The first 200 characters of taskInstructions (with
     /// include_instructions).
@@ -591,10 +591,10 @@ fn normalize(
         }
         "timeInterval" => {
             let s = as_text(v)?;
-            match s.parse::<u32>() {
-                Ok(n) if (1..=1_000_000).contains(&n) => Ok(Value::String(n.to_string())),
+            match s.parse::<i64>() {
+                Ok(n) if (1..=MAX_INTERVAL).contains(&n) => Ok(Value::String(n.to_string())),
                 _ => Err(format!(
-                    "timeInterval must be a whole number from 1 to 1000000 (as a string, e.g. \"10\"), got {s:?}"
+                    "timeInterval must be a whole number from 1 to {MAX_INTERVAL} (as a string, e.g. \"10\"), got {s:?}"
                 )),
             }
         }

@@ -1,6 +1,6 @@
 //! `task_timing.tsv`: the time-tracking log (docs/formats.md, "task_timing.tsv").
 //!
-//! The server only ever appends to it (through [`crate::state::atomic::AppendLog`]).
+//! The server only ever appends to it (through the store's append log).
 //! Reading is lenient: agents' files have missing headers, short and long
 //! rows, swapped task/result columns, epoch-seconds times and bytes that are
 //! not UTF-8. Such rows are read as far as possible and reported with their
@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead;
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::time::{TimeForm, iso_ms, parse_time};
@@ -795,12 +795,12 @@ pub struct Summary {
     /// Completed todo tasks over the limit (at most 200 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overruns: Vec<Overrun>,
-    #[serde(default, skip_serializing_if = "crate::ops::is_zero")]
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_zero")]
     pub overruns_total: u64,
     /// Rows read only in part, with line and reason (at most 200 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub malformed: Vec<Malformed>,
-    #[serde(default, skip_serializing_if = "crate::ops::is_zero")]
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_zero")]
     pub malformed_total: u64,
     /// The last `limit` matching rows, when `include_rows` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]

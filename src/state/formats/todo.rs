@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -69,7 +69,7 @@ pub struct TodoItem {
     pub line: usize,
     /// 1 for children of a top-level item, 2 for theirs, ...; absent for
     /// top-level items.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub depth: usize,
     /// Line of the parent item, for nested items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,10 +102,6 @@ fn indent_width(line: &str) -> usize {
         }
     }
     w
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// Parses TODO.md (a missing file has no items).
@@ -192,11 +188,11 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
     pub total: usize,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub open: usize,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub done: usize,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub in_progress: usize,
     /// done / total × 100, one decimal; 0 when there are no items.
     pub completion_pct: f64,

@@ -8,8 +8,9 @@
 //! appended) and decides what to append from it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::lock::Locks;
@@ -31,19 +32,71 @@ pub trait LogIndex: Default + Send + 'static {
     fn ingest(&mut self, line: &[u8], line_no: u64);
 }
 
-type Finish = Box<dyn FnOnce(Result<()>) + Send>;
-type Job<S> = Box<dyn FnOnce(&S) -> Option<(Vec<u8>, Finish)> + Send>;
+/// A queued append: it runs against the index, then learns whether the
+/// batch's write became durable; when the batch cannot start (a lock
+/// timeout, an I/O error), it is failed with that error without running.
+trait Job<S>: Send {
+    /// Runs the op; the bytes to append, or `None` when the op failed (its
+    /// error has been sent back).
+    fn run(&mut self, index: &S) -> Option<Vec<u8>>;
+    /// Sends the outcome back: the value once `result` says the bytes are
+    /// durable, or the batch's error.
+    fn finish(self: Box<Self>, result: Result<()>);
+}
+
+/// A job and the way back to its caller.
+struct Queued<T, F> {
+    op: Option<F>,
+    value: Option<T>,
+    reply: mpsc::SyncSender<Result<T>>,
+}
+
+impl<S, T, F> Job<S> for Queued<T, F>
+where
+    T: Send,
+    F: FnOnce(&S) -> Result<(Vec<u8>, T)> + Send,
+{
+    fn run(&mut self, index: &S) -> Option<Vec<u8>> {
+        let op = self.op.take()?;
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| op(index)))
+            .unwrap_or_else(|_| Err(Error::Internal("an append job panicked".into())));
+        match outcome {
+            Ok((bytes, value)) => {
+                self.value = Some(value);
+                Some(bytes)
+            }
+            Err(e) => {
+                let _ = self.reply.send(Err(e));
+                None
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, result: Result<()>) {
+        let Queued { op, value, reply } = *self;
+        let outcome = match (value, op) {
+            (Some(v), _) => result.map(|()| v),
+            // Never ran: the batch failed before it could.
+            (None, Some(_)) => Err(result
+                .err()
+                .unwrap_or_else(|| Error::Internal("append job not run".into()))),
+            // Its op failed and has answered already.
+            (None, None) => return,
+        };
+        let _ = reply.send(outcome);
+    }
+}
 
 /// A durable, append-only file with group commit (see the module docs).
 pub struct AppendLog<S: LogIndex> {
-    tx: Mutex<Option<mpsc::Sender<Job<S>>>>,
+    tx: Mutex<Option<mpsc::Sender<Box<dyn Job<S>>>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl<S: LogIndex> AppendLog<S> {
     /// Starts the writer thread for `path`.
     pub fn start(path: ProjectPath, locks: Arc<Locks>) -> Result<Self> {
-        let (tx, rx) = mpsc::channel::<Job<S>>();
+        let (tx, rx) = mpsc::channel::<Box<dyn Job<S>>>();
         let thread = std::thread::Builder::new()
             .name(format!("append {}", path.rel()))
             .spawn(move || {
@@ -73,18 +126,11 @@ impl<S: LogIndex> AppendLog<S> {
         F: FnOnce(&S) -> Result<(Vec<u8>, T)> + Send + 'static,
     {
         may_block()?;
-        let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T>>(1);
-        let job: Job<S> = Box::new(move |index: &S| match op(index) {
-            Ok((bytes, value)) => {
-                let finish: Finish = Box::new(move |res: Result<()>| {
-                    let _ = reply_tx.send(res.map(|()| value));
-                });
-                Some((bytes, finish))
-            }
-            Err(e) => {
-                let _ = reply_tx.send(Err(e));
-                None
-            }
+        let (reply, reply_rx) = mpsc::sync_channel::<Result<T>>(1);
+        let job: Box<dyn Job<S>> = Box::new(Queued {
+            op: Some(op),
+            value: None,
+            reply,
         });
         {
             let guard = self
@@ -144,7 +190,7 @@ struct Writer<S: LogIndex> {
 const MAX_BATCH: usize = 4096;
 
 impl<S: LogIndex> Writer<S> {
-    fn run(&mut self, rx: mpsc::Receiver<Job<S>>) {
+    fn run(&mut self, rx: mpsc::Receiver<Box<dyn Job<S>>>) {
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -153,30 +199,33 @@ impl<S: LogIndex> Writer<S> {
                     Err(_) => break,
                 }
             }
-            self.run_batch(batch);
-        }
-    }
-
-    /// Fails every job of a batch that could not be started.
-    fn fail_all(&mut self, batch: Vec<Job<S>>, err: &Error) {
-        for job in batch {
-            // Each job still sees the (possibly stale) index so that it can
-            // report its own input errors first.
-            if let Some((_, finish)) = job(&self.index) {
-                finish(Err(err.clone()));
+            // A bug in an index must not stop the writer: the callers of the
+            // batch get an error (their replies are dropped), later batches
+            // start from a fresh read of the file.
+            let ran = std::panic::catch_unwind(AssertUnwindSafe(|| self.run_batch(batch)));
+            if ran.is_err() {
+                self.reset();
             }
         }
     }
 
-    fn run_batch(&mut self, batch: Vec<Job<S>>) {
+    /// Fails every job of a batch that could not be started, with the
+    /// batch's error (its kind kept).
+    fn fail_all(batch: Vec<Box<dyn Job<S>>>, err: &Error) {
+        for job in batch {
+            job.finish(Err(err.clone()));
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Box<dyn Job<S>>>) {
         let locks = Arc::clone(&self.locks);
         let guard = match locks.lock(&self.path) {
             Ok(g) => g,
-            Err(e) => return self.fail_all(batch, &e),
+            Err(e) => return Self::fail_all(batch, &e),
         };
         if let Err(e) = self.catch_up() {
             self.reset();
-            return self.fail_all(batch, &e);
+            return Self::fail_all(batch, &e);
         }
 
         let mut buf: Vec<u8> = Vec::new();
@@ -201,9 +250,9 @@ impl<S: LogIndex> Writer<S> {
             let header = buf.clone();
             self.ingest_lines(&header);
         }
-        let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
-        for job in batch {
-            if let Some((bytes, finish)) = job(&self.index) {
+        let mut ran: Vec<Box<dyn Job<S>>> = Vec::with_capacity(batch.len());
+        for mut job in batch {
+            if let Some(bytes) = job.run(&self.index) {
                 if !bytes.is_empty() {
                     let start = buf.len();
                     buf.extend_from_slice(&bytes);
@@ -214,7 +263,7 @@ impl<S: LogIndex> Writer<S> {
                     let own = buf[start..].to_vec();
                     self.ingest_lines(&own);
                 }
-                finishers.push(finish);
+                ran.push(job);
             }
         }
 
@@ -231,8 +280,8 @@ impl<S: LogIndex> Writer<S> {
         if result.is_err() {
             self.reset();
         }
-        for f in finishers {
-            f(result.clone());
+        for job in ran {
+            job.finish(result.clone());
         }
     }
 
@@ -286,31 +335,30 @@ impl<S: LogIndex> Writer<S> {
             .map_err(|e| Error::io("cannot open", self.path.rel(), e))?;
         f.seek(SeekFrom::Start(tail.offset))
             .map_err(|e| Error::io("cannot seek", self.path.rel(), e))?;
-        let mut rest = Vec::new();
-        f.read_to_end(&mut rest)
-            .map_err(|e| Error::io("cannot read", self.path.rel(), e))?;
-        tail.offset += rest.len() as u64;
-        let mut lines: &[u8] = &rest;
-        if tail.ends_open {
-            // The open line was ingested already; skip its continuation.
-            match lines.iter().position(|b| *b == b'\n') {
-                Some(p) => {
-                    lines = &lines[p + 1..];
-                    tail.ends_open = false;
-                }
-                None => return Ok(()),
+        // Line by line: a large log is never held whole.
+        let mut reader = BufReader::with_capacity(1 << 16, f);
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io("cannot read", self.path.rel(), e))?;
+            if n == 0 {
+                break;
             }
-        }
-        let ends_open = !lines.is_empty() && !lines.ends_with(b"\n");
-        let body = lines.strip_suffix(b"\n").unwrap_or(lines);
-        if !lines.is_empty() {
-            for line in body.split(|b| *b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                tail.line_no += 1;
-                self.index.ingest(line, tail.line_no);
+            tail.offset += n as u64;
+            let complete = line.ends_with(b"\n");
+            if tail.ends_open {
+                // The open line was ingested already; skip its continuation.
+                tail.ends_open = !complete;
+                continue;
             }
+            let body = line.strip_suffix(b"\n").unwrap_or(&line);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            tail.line_no += 1;
+            self.index.ingest(body, tail.line_no);
+            tail.ends_open = !complete;
         }
-        tail.ends_open = ends_open;
         Ok(())
     }
 
@@ -439,6 +487,49 @@ mod tests {
         let _held = locks.lock(&p).unwrap();
         let e = log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap_err();
         assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+        // A job that would have refused on a (still empty) index is not run:
+        // its caller learns about the lock, not about the job's own check.
+        let e = log
+            .submit(|idx: &Lines| {
+                if idx.0.is_empty() {
+                    Err(Error::NotFound("nothing open".into()))
+                } else {
+                    Ok((Vec::new(), ()))
+                }
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
+            .unwrap();
+        let e = log
+            .submit(|_: &Lines| -> Result<(Vec<u8>, ())> { panic!("bug") })
+            .unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        log.submit(|_| Ok((b"after\n".to_vec(), ()))).unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\nafter\n");
+    }
+
+    #[test]
+    fn catching_up_reads_other_writers_lines_and_an_open_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        fs::write(p.abs(), b"H\r\none\ntwo").unwrap();
+        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
+            .unwrap();
+        let seen = log
+            .submit(|idx: &Lines| Ok((b"three\n".to_vec(), idx.0.clone())))
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![(1, "H".into()), (2, "one".into()), (3, "two".into())]
+        );
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\r\none\ntwo\nthree\n");
     }
 
     #[test]

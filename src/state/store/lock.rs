@@ -29,13 +29,15 @@ pub struct Locks {
 pub struct LockGuard<'a> {
     locks: &'a Locks,
     key: PathBuf,
-    _file: File,
+    file: Option<File>,
 }
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        // Closing the file (field drop, after this) releases the flock; the
-        // in-process slot is released here.
+        // The flock first (closing the file releases it), so that the next
+        // thread of this process finds it free at once; then the in-process
+        // slot.
+        drop(self.file.take());
         self.locks.release(&self.key);
     }
 }
@@ -137,7 +139,7 @@ impl Locks {
         Ok(LockGuard {
             locks: self,
             key,
-            _file: file,
+            file: Some(file),
         })
     }
 

@@ -20,6 +20,23 @@ pub fn read_optional(path: &ProjectPath) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Opens a file to read it as a stream (never whole), with its size; `None`
+/// when it does not exist.
+pub fn open_read(path: &ProjectPath) -> Result<Option<(File, u64)>> {
+    may_block()?;
+    match File::open(path.abs()) {
+        Ok(f) => {
+            let size = f
+                .metadata()
+                .map_err(|e| Error::io("cannot stat", path.rel(), e))?
+                .len();
+            Ok(Some((f, size)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("cannot open", path.rel(), e)),
+    }
+}
+
 /// `fsync`s a directory so that a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path, rel: &str) -> Result<()> {
     File::open(dir)

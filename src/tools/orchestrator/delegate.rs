@@ -1,6 +1,6 @@
 //! Arguments of delegate_task.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ pub struct DelegateArgs {
     pub action: DelegateAction,
     /// create: what the subtask must do.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 20000))]
     pub task: Option<String>,
     /// create: the mode slug to delegate to; when absent the best-matching
     /// mode is chosen from the modes' descriptions.
@@ -36,12 +37,15 @@ pub struct DelegateArgs {
     pub mode: Option<String>,
     /// create: context the subtask needs (results of earlier steps, files).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 50000))]
     pub context: Option<String>,
-    /// create: the priority of its time tracking (default normal).
+    /// create: the priority of its time tracking.
     #[serde(default)]
+    #[schemars(extend("default" = "normal"))]
     pub priority: Option<Priority>,
     /// create: the subtask's checklist, one item per entry.
     #[serde(default)]
+    #[schemars(length(max = 200))]
     pub todos: Option<Vec<String>>,
     /// create: the delegation or task this one belongs to.
     #[serde(default)]
@@ -51,6 +55,7 @@ pub struct DelegateArgs {
     pub delegation_id: Option<String>,
     /// complete/cancel: a summary of the outcome.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 20000))]
     pub result: Option<String>,
     /// list: also list completed and cancelled delegations.
     #[serde(default)]

@@ -1,6 +1,6 @@
 //! Arguments of get_persistent_memory and update_persistent_memory.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -69,27 +69,35 @@ pub struct UpdateArgs {
     pub kind: Kind,
     /// The Roo mode writing the entry (a slug, e.g. code). Required for entries.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     pub mode: Option<String>,
     /// The entry's category (e.g. Bug Fix). Required for entries.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
     /// "- Finding: …" line of an entry.
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub finding: Option<String>,
     /// "- Command: …" line of an entry.
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub command: Option<String>,
     /// "- Achievement: …" line of an entry.
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub achievement: Option<String>,
     /// "- Insight: …" line of an entry.
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub insight: Option<String>,
     /// Free text: an extra bullet of an entry, or the bullet itself (kind bullet).
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub text: Option<String>,
     /// For bullets: the `## subsection` to add it under.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub subsection: Option<String>,
     /// When the file would pass its line limit.
     #[serde(default)]

@@ -142,7 +142,7 @@ impl Server {
         let q = GetQuery::try_from(args?)?;
         read(&self.app, move |p| ops::memory::get(p, &q))
             .await
-            .map(Json::new)
+            .map(Json)
     }
 
     #[tool(
@@ -186,7 +186,7 @@ impl Server {
         let q = TodoQuery::try_from(args?)?;
         read(&self.app, move |p| ops::todo::status(p, &q))
             .await
-            .map(Json::new)
+            .map(Json)
     }
 
     #[tool(

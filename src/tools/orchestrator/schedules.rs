@@ -1,6 +1,6 @@
 //! Arguments of get_schedule_status and manage_schedules.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -1,6 +1,6 @@
 //! Arguments of track_task_time and get_time_tracking.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -31,20 +31,25 @@ pub struct TrackArgs {
     /// The task's id. start/record generate one when absent; stop requires
     /// it; status filters by it.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub task_id: Option<String>,
     /// What is being done (start and record).
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub task: Option<String>,
     /// The Roo mode doing the work, e.g. code (start, record; stop
     /// overrides the start row's; status filters by it).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub mode: Option<String>,
     /// Priority of a started or recorded task (status filters by it).
     /// schedule: top priority; todo: time-limited (default 3600 s).
     #[serde(default)]
+    #[schemars(extend("default" = "normal"))]
     pub priority: Option<Priority>,
-    /// Outcome for stop and record (default "completed"), e.g. failed.
+    /// Outcome for stop and record, e.g. failed.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), extend("default" = "completed"))]
     pub result: Option<String>,
     /// ISO-8601 time the task started (record; start may backdate with it).
     #[serde(default)]

@@ -1,6 +1,6 @@
 //! Arguments of get_todo_status.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
