@@ -45,15 +45,18 @@ fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
     let url = first
         .strip_prefix("listening on ")
         .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .unwrap_or("")
         .to_string();
     // The line says where MCP is and which root is served.
     let root = root.canonicalize().unwrap();
-    assert!(
-        first.contains(&format!("MCP: {url}/mcp"))
-            && first.contains(&format!("root: {}", root.display())),
-        "{first}"
-    );
+    let expected = first.contains(&format!("MCP: {url}/mcp"))
+        && first.contains(&format!("root: {}", root.display()));
+    if url.is_empty() || !expected {
+        // No daemon outlives a failed test.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("unexpected first line: {first}");
+    }
     // Keep draining stderr so the daemon never blocks on it.
     std::thread::spawn(move || for _ in lines {});
     Daemon { child, url }
