@@ -9,16 +9,6 @@ use std::process::{Command, Output, Stdio};
 use common::*;
 use serde_json::{Value, json};
 
-fn run(root: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::{Value, json};
 
@@ -38,13 +36,7 @@ const ALL_TOOL_NAMES: [&str; 20] = [
 ];
 
 fn tools_json(root: &std::path::Path) -> Vec<Value> {
-    let o = Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(["tools", "--json"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = run(root, &["tools", "--json"]);
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     v["tools"].as_array().unwrap().clone()
@@ -373,12 +365,7 @@ async fn texts_only_name_tools_the_server_has() {
 #[test]
 fn the_readme_tool_reference_is_generated_from_the_schemas() {
     let root = root_with("empty");
-    let o = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["tools", "--markdown"])
-        .output()
-        .unwrap();
+    let o = run(root.path(), &["tools", "--markdown"]);
     assert_eq!(o.status.code(), Some(0));
     let generated = String::from_utf8(o.stdout).unwrap();
     let readme =
@@ -399,12 +386,7 @@ fn the_readme_tool_reference_is_generated_from_the_schemas() {
         "README's tool reference differs from `loop-orchestrator tools --markdown`; regenerate it with scripts/update-readme.sh"
     );
     // describe prints the same text for one tool.
-    let o = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["describe", "track_task_time"])
-        .output()
-        .unwrap();
+    let o = run(root.path(), &["describe", "track_task_time"]);
     let one = String::from_utf8(o.stdout).unwrap();
     assert!(one.starts_with("### `track_task_time`"), "{one}");
     assert!(
@@ -417,12 +399,7 @@ fn the_readme_tool_reference_is_generated_from_the_schemas() {
 #[test]
 fn the_reference_examples_run() {
     let root = root_with("messy");
-    let o = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["tools", "--markdown"])
-        .output()
-        .unwrap();
+    let o = run(root.path(), &["tools", "--markdown"]);
     let md = String::from_utf8(o.stdout).unwrap();
     let mut ran = 0;
     for line in md.lines() {
@@ -431,12 +408,7 @@ fn the_reference_examples_run() {
         };
         let (tool, args) = rest.split_once(' ').unwrap();
         let args = args.trim_matches('\'');
-        let o = Command::new(bin())
-            .arg("--root")
-            .arg(root.path())
-            .args(["call", tool, args])
-            .output()
-            .unwrap();
+        let o = run(root.path(), &["call", tool, args]);
         assert_eq!(
             o.status.code(),
             Some(0),

@@ -15,6 +15,17 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_loop-orchestrator"))
 }
 
+/// Runs `loop-orchestrator --root ROOT ARGS…` with stdin from /dev/null.
+pub fn run(root: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// A temporary project root holding a copy of `tests/fixtures/<name>`
 /// (an empty root for "empty").
 pub fn root_with(name: &str) -> tempfile::TempDir {
