@@ -9,6 +9,19 @@ use std::process::{Command, Output, Stdio};
 use common::*;
 use serde_json::{Value, json};
 
+/// `loop-orchestrator --mode stdio` with piped stdin and stdout.
+fn stdio_server(root: &std::path::Path) -> std::process::Child {
+    Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -256,15 +269,7 @@ fn stdio_eof_finishes_in_flight_writes_exits_0_and_stdout_is_only_mcp() {
 #[test]
 fn logging_set_level_turns_tool_errors_into_log_notifications() {
     let root = root_with("empty");
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["--mode", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_server(root.path());
     let mut stdin = child.stdin.take().unwrap();
     let bad_call = |id: u64| {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -372,15 +377,7 @@ fn info_shows_the_files_chosen_for_zoo_and_kilo_projects() {
 #[test]
 fn sigterm_in_stdio_mode_finishes_writes_and_exits_0() {
     let root = root_with("empty");
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["--mode", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_server(root.path());
     let mut stdin = child.stdin.take().unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
