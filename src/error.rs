@@ -72,6 +72,39 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Longest excerpt of a given value that a message repeats.
+const EXCERPT: usize = 60;
+
+/// A value as a message repeats it: quoted, and cut to a short excerpt with
+/// its full length when it is long (an error never echoes a whole argument
+/// or file).
+pub fn shown(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= EXCERPT {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(EXCERPT).collect();
+        format!("{head:?}… ({n} characters)")
+    }
+}
+
+/// [`shown`] for a JSON value (strings quoted, other values as JSON).
+pub fn shown_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => shown(s),
+        other => {
+            let text = other.to_string();
+            let n = text.chars().count();
+            if n <= EXCERPT {
+                text
+            } else {
+                let head: String = text.chars().take(EXCERPT).collect();
+                format!("{head}… ({n} characters)")
+            }
+        }
+    }
+}
+
 impl Error {
     pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -83,5 +116,27 @@ impl Error {
 
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_shown_as_an_excerpt_with_their_size() {
+        assert_eq!(shown("abc"), "\"abc\"");
+        let long = "x".repeat(1_000_000);
+        let s = shown(&long);
+        assert!(
+            s.len() < 100 && s.ends_with("… (1000000 characters)"),
+            "{s}"
+        );
+        let v = serde_json::json!({"a": "y".repeat(500)});
+        assert!(
+            shown_json(&v).ends_with("(508 characters)"),
+            "{}",
+            shown_json(&v)
+        );
     }
 }

@@ -106,6 +106,17 @@ fn every_schema_is_valid_2020_12_without_constructs_clients_reject() {
             if p.get("type").is_none() && p.get("anyOf").is_none() {
                 problems.push(format!("{name}.{arg} has no type: {p}"));
             }
+            // Every free-text argument states its length limit.
+            let text = |s: &Value| s["type"] == "string" && s.get("enum").is_none();
+            if text(p) && p.get("maxLength").is_none() {
+                problems.push(format!("{name}.{arg} has no maxLength"));
+            }
+            if p["type"] == "array"
+                && (p.get("maxItems").is_none()
+                    || (text(&p["items"]) && p["items"].get("maxLength").is_none()))
+            {
+                problems.push(format!("{name}.{arg} has no maxItems or item maxLength"));
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -9,10 +9,10 @@ use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::ToolCallContext;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ToolError, schema};
-use crate::error::Error;
+use crate::error::{Error, shown, shown_json};
 use crate::server::Server;
 
 /// A tool's arguments, or why they are not acceptable (the tool returns
@@ -34,15 +34,79 @@ impl<T: DeserializeOwned> FromContextPart<ToolCallContext<'_, Server>> for Param
         context: &mut ToolCallContext<'_, Server>,
     ) -> Result<Self, rmcp::ErrorData> {
         let args = Value::Object(context.arguments.take().unwrap_or_default());
-        let parsed = serde_path_to_error::deserialize::<_, T>(&args).map_err(|e| {
-            let input = context
-                .service
-                .tool(context.name())
-                .map(|t| Value::Object((*t.input_schema).clone()));
-            ToolError(Error::Invalid(explain(&e, &args, input.as_ref())))
-        });
+        let tool = context.service.tool(context.name());
+        let parsed = serde_path_to_error::deserialize::<_, T>(&args)
+            .map_err(|e| {
+                let input = tool.map(|t| Value::Object((*t.input_schema).clone()));
+                ToolError(Error::Invalid(explain(&e, &args, input.as_ref())))
+            })
+            .and_then(|v| match tool.map(|t| limits(&args, &t.input_schema)) {
+                Some(Err(msg)) => Err(ToolError(Error::Invalid(msg))),
+                _ => Ok(v),
+            });
         Ok(Parameters(parsed))
     }
+}
+
+/// Checks the lengths the schema states (`minLength`, `maxLength`,
+/// `maxItems`, also of list items), so that what the schema promises is
+/// what the server enforces, before any argument is used or repeated.
+fn limits(args: &Value, schema: &Map<String, Value>) -> Result<(), String> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let Value::Object(given) = args else {
+        return Ok(());
+    };
+    for (name, v) in given {
+        if let Some(s) = props.get(name) {
+            check_length(name, v, s)?;
+            if let (Value::Array(items), Some(item_schema)) = (v, s.get("items")) {
+                for (i, item) in items.iter().enumerate() {
+                    check_length(&format!("{name}.{i}"), item, item_schema)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_length(name: &str, v: &Value, s: &Value) -> Result<(), String> {
+    let bound = |k: &str| s.get(k).and_then(Value::as_u64).map(|n| n as usize);
+    match v {
+        Value::String(text) => {
+            let n = text.chars().count();
+            if let Some(max) = bound("maxLength")
+                && n > max
+            {
+                return Err(format!(
+                    "argument {name} is too long: {n} characters, at most {max} (given: {})",
+                    shown(text)
+                ));
+            }
+            if let Some(min) = bound("minLength")
+                && n < min
+            {
+                return Err(if min == 1 {
+                    format!("argument {name} must not be empty")
+                } else {
+                    format!("argument {name} must be at least {min} characters long")
+                });
+            }
+        }
+        Value::Array(items) => {
+            if let Some(max) = bound("maxItems")
+                && items.len() > max
+            {
+                return Err(format!(
+                    "argument {name} has {} items, at most {max}",
+                    items.len()
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The value at `path` in `v`.
@@ -69,15 +133,6 @@ fn schema_at<'a>(s: &'a Value, path: &[String]) -> Option<&'a Value> {
         };
     }
     Some(cur)
-}
-
-fn shown(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 80 {
-        format!("{}…", s.chars().take(80).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// The text of an argument error: the field, serde's reason, what was
@@ -137,7 +192,7 @@ fn explain(
     let given = if missing.is_some() {
         None
     } else {
-        at(args, e.path()).map(shown)
+        at(args, e.path()).map(shown_json)
     };
     match (given, accepted) {
         (Some(g), Some(a)) => msg.push_str(&format!(" (given: {g}; accepted: {a})")),

@@ -483,15 +483,18 @@ impl NewEntry {
             if v.trim().is_empty() {
                 errs.push(format!("{name} must not be empty"));
             } else if v.contains(['[', ']', '\n', '\r']) {
-                errs.push(format!("{name} must be one line without [ or ], got {v:?}"));
+                errs.push(format!(
+                    "{name} must be one line without [ or ], got {}",
+                    crate::error::shown(v)
+                ));
             } else if v.chars().count() > 100 {
                 errs.push(format!("{name} must be at most 100 characters"));
             }
         }
         if self.mode.contains(char::is_whitespace) {
             errs.push(format!(
-                "mode must be a single word (a mode slug), got {:?}",
-                self.mode
+                "mode must be a single word (a mode slug), got {}",
+                crate::error::shown(&self.mode)
             ));
         }
         let fields = [

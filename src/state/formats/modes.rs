@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::shown;
+
 /// Where a mode was defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -256,7 +258,8 @@ fn parse_mode(v: &Value, source: ModeSource, notes: &mut Vec<String>) -> Result<
     let slug = opt_string(obj, "slug")?.ok_or("slug is missing")?;
     if !is_slug(&slug) {
         return Err(format!(
-            "slug {slug:?} must contain only letters, numbers and dashes (^[a-zA-Z0-9-]+$)"
+            "slug {} must contain only letters, numbers and dashes (^[a-zA-Z0-9-]+$)",
+            shown(&slug)
         ));
     }
     let name = opt_string(obj, "name")?.unwrap_or_default();
@@ -295,30 +298,35 @@ fn parse_mode(v: &Value, source: ModeSource, notes: &mut Vec<String>) -> Result<
         };
         if DEPRECATED_GROUPS.contains(&gname.as_str()) {
             notes.push(format!(
-                "mode {slug}: group {gname:?} is deprecated in Roo Code and was dropped"
+                "mode {slug}: group {} is deprecated in Roo Code and was dropped",
+                shown(&gname)
             ));
             continue;
         }
         if !GROUPS.contains(&gname.as_str()) {
             return Err(format!(
-                "unknown group {gname:?}; accepted: {}",
+                "unknown group {}; accepted: {}",
+                shown(&gname),
                 GROUPS.join(", ")
             ));
         }
         if groups.iter().any(|e| e.name == gname) {
-            return Err(format!("group {gname:?} is listed twice"));
+            return Err(format!("group {} is listed twice", shown(&gname)));
         }
         let mut entry = g(&gname);
         if let Some(o) = opts {
             let Value::Object(o) = o else {
                 return Err(format!(
-                    "options of group {gname:?} must be an object {{fileRegex, description}}"
+                    "options of group {} must be an object {{fileRegex, description}}",
+                    shown(&gname)
                 ));
             };
             for k in o.keys() {
                 if k != "fileRegex" && k != "description" {
                     return Err(format!(
-                        "group {gname:?} has unknown option {k:?}; accepted: fileRegex, description"
+                        "group {} has unknown option {}; accepted: fileRegex, description",
+                        shown(&gname),
+                        shown(k)
                     ));
                 }
             }
@@ -328,7 +336,8 @@ fn parse_mode(v: &Value, source: ModeSource, notes: &mut Vec<String>) -> Result<
                 && let Err(e) = regex::Regex::new(re)
             {
                 notes.push(format!(
-                    "mode {slug}: fileRegex {re:?} of group {gname} may not be valid: {}",
+                    "mode {slug}: fileRegex {} of group {gname} may not be valid: {}",
+                    shown(re),
                     e.to_string().lines().last().unwrap_or("invalid")
                 ));
             }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::modes::ModeSet;
 use super::next_run::{self, Timing, Unit};
 use super::time::{iso, parse_time};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown, shown_json};
 
 /// The parsed file.
 #[derive(Debug, Clone)]
@@ -64,6 +64,13 @@ const FIELD_ORDER: [&str; 25] = [
 /// The largest `timeInterval` read or written (in any unit). Larger values
 /// are reported as problems and get no computed next run.
 pub const MAX_INTERVAL: i64 = 1_000_000;
+
+/// Longest `name`, `modeDisplayName` and `lastTaskId` accepted.
+pub const MAX_NAME: usize = 200;
+/// Longest `taskInstructions` accepted.
+pub const MAX_INSTRUCTIONS: usize = 50_000;
+/// Longest mode slug accepted.
+pub const MAX_SLUG: usize = 100;
 
 /// Fields only the server sets.
 const MANAGED: [&str; 4] = ["id", "createdAt", "updatedAt", "nextExecutionTime"];
@@ -233,18 +240,22 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
         Ok(v) if (1..=MAX_INTERVAL).contains(&v) => Some(v),
         Ok(v) if v > MAX_INTERVAL => {
             p.push(format!(
-                "timeInterval {s:?} is over the maximum of {MAX_INTERVAL}; no next run is computed"
+                "timeInterval {} is over the maximum of {MAX_INTERVAL}; no next run is computed",
+                shown(s)
             ));
             None
         }
         _ => {
-            p.push(format!("timeInterval {s:?} is not a positive whole number"));
+            p.push(format!(
+                "timeInterval {} is not a positive whole number",
+                shown(s)
+            ));
             None
         }
     });
     let u = unit.as_deref().and_then(|s| {
         Unit::parse(s).or_else(|| {
-            p.push(format!("timeUnit {s:?} is not minute, hour or day"));
+            p.push(format!("timeUnit {} is not minute, hour or day", shown(s)));
             None
         })
     });
@@ -259,17 +270,23 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
                 match days.get(*d) {
                     None | Some(Value::Bool(false)) => {}
                     Some(Value::Bool(true)) => sel[i] = true,
-                    Some(other) => p.push(format!("selectedDays.{d} is {other}, not true/false")),
+                    Some(other) => p.push(format!(
+                        "selectedDays.{d} is {}, not true/false",
+                        shown_json(other)
+                    )),
                 }
             }
             t.selected_days = Some(sel);
         }
-        Some(other) => p.push(format!("selectedDays is {other}, not an object")),
+        Some(other) => p.push(format!(
+            "selectedDays is {}, not an object",
+            shown_json(other)
+        )),
     }
     let mut date = |key: &str| -> Option<Date> {
         let s = text(obj, key)?;
         s.parse::<Date>()
-            .map_err(|_| p.push(format!("{key} {s:?} is not a date YYYY-MM-DD")))
+            .map_err(|_| p.push(format!("{key} {} is not a date YYYY-MM-DD", shown(&s))))
             .ok()
     };
     t.start_date = date("startDate");
@@ -277,7 +294,7 @@ pub fn timing_of(obj: &Map<String, Value>) -> (Timing, Vec<String>) {
     let mut hm = |key: &str, max: i8| -> Option<i8> {
         let s = text(obj, key)?;
         small_int(&s, max).or_else(|| {
-            p.push(format!("{key} {s:?} is not 00-{max}"));
+            p.push(format!("{key} {} is not 00-{max}", shown(&s)));
             None
         })
     };
@@ -534,7 +551,7 @@ fn normalize(
         match v {
             Value::String(s) => Ok(s.trim().to_string()),
             Value::Number(n) => Ok(n.to_string()),
-            other => Err(format!("{key} must be a string, got {other}")),
+            other => Err(format!("{key} must be a string, got {}", shown_json(other))),
         }
     };
     let two_digits = |max: i8, allow_empty: bool| -> Result<Value, String> {
@@ -545,8 +562,9 @@ fn normalize(
         match small_int(&s, max) {
             Some(n) => Ok(Value::String(format!("{n:02}"))),
             None => Err(format!(
-                "{key} must be \"00\" to \"{max}\"{}, got {s:?}",
-                if allow_empty { " or \"\"" } else { "" }
+                "{key} must be \"00\" to \"{max}\"{}, got {}",
+                if allow_empty { " or \"\"" } else { "" },
+                shown(&s)
             )),
         }
     };
@@ -556,24 +574,45 @@ fn normalize(
             if s.is_empty() {
                 return Err(format!("{key} must not be empty"));
             }
+            let max = if key == "name" {
+                MAX_NAME
+            } else {
+                MAX_INSTRUCTIONS
+            };
+            let n = s.chars().count();
+            if n > max {
+                return Err(format!("{key} is {n} characters long, at most {max}"));
+            }
             Ok(Value::String(s))
         }
         "mode" => {
             let s = as_text(v)?;
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if s.is_empty()
+                || s.len() > MAX_SLUG
+                || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return Err(format!(
-                    "mode must be a mode slug (letters, digits, dashes), got {s:?}"
+                    "mode must be a mode slug (letters, digits, dashes; at most {MAX_SLUG}), got {}",
+                    shown(&s)
                 ));
             }
             if modes.get(&s).is_none() {
                 warnings.push(format!(
-                    "mode {s:?} is not a known mode; known: {}",
+                    "mode {} is not a known mode; known: {}",
+                    shown(&s),
                     modes.slugs().join(", ")
                 ));
             }
             Ok(Value::String(s))
         }
-        "modeDisplayName" | "lastTaskId" => Ok(Value::String(as_text(v)?)),
+        "modeDisplayName" | "lastTaskId" => {
+            let s = as_text(v)?;
+            let n = s.chars().count();
+            if n > MAX_NAME {
+                return Err(format!("{key} is {n} characters long, at most {MAX_NAME}"));
+            }
+            Ok(Value::String(s))
+        }
         "scheduleType" => {
             let s = as_text(v)?;
             match s.as_str() {
@@ -585,7 +624,8 @@ fn normalize(
                     Ok(Value::String(s))
                 }
                 _ => Err(format!(
-                    "scheduleType must be \"time\" (or \"completion\"), got {s:?}"
+                    "scheduleType must be \"time\" (or \"completion\"), got {}",
+                    shown(&s)
                 )),
             }
         }
@@ -594,7 +634,8 @@ fn normalize(
             match s.parse::<i64>() {
                 Ok(n) if (1..=MAX_INTERVAL).contains(&n) => Ok(Value::String(n.to_string())),
                 _ => Err(format!(
-                    "timeInterval must be a whole number from 1 to {MAX_INTERVAL} (as a string, e.g. \"10\"), got {s:?}"
+                    "timeInterval must be a whole number from 1 to {MAX_INTERVAL} (as a string, e.g. \"10\"), got {}",
+                    shown(&s)
                 )),
             }
         }
@@ -602,7 +643,10 @@ fn normalize(
             let s = as_text(v)?;
             match Unit::parse(&s) {
                 Some(_) => Ok(Value::String(s)),
-                None => Err(format!("timeUnit must be minute, hour or day, got {s:?}")),
+                None => Err(format!(
+                    "timeUnit must be minute, hour or day, got {}",
+                    shown(&s)
+                )),
             }
         }
         "selectedDays" => {
@@ -615,7 +659,8 @@ fn normalize(
             for k in days.keys() {
                 if !DAYS.contains(&k.as_str()) {
                     return Err(format!(
-                        "selectedDays has unknown day {k:?}; days are {}",
+                        "selectedDays has unknown day {}; days are {}",
+                        shown(k),
                         DAYS.join(", ")
                     ));
                 }
@@ -630,7 +675,8 @@ fn normalize(
                     }
                     Some(other) => {
                         return Err(format!(
-                            "selectedDays.{d} must be true or false, got {other}"
+                            "selectedDays.{d} must be true or false, got {}",
+                            shown_json(other)
                         ));
                     }
                 }
@@ -645,7 +691,8 @@ fn normalize(
             match s.parse::<Date>() {
                 Ok(d) if s.len() == 10 => Ok(Value::String(d.to_string())),
                 _ => Err(format!(
-                    "{key} must be a date YYYY-MM-DD or \"\", got {s:?}"
+                    "{key} must be a date YYYY-MM-DD or \"\", got {}",
+                    shown(&s)
                 )),
             }
         }
@@ -653,14 +700,18 @@ fn normalize(
         "startMinute" | "expirationMinute" => two_digits(59, true),
         "requireActivity" | "active" => match v {
             Value::Bool(_) => Ok(v.clone()),
-            other => Err(format!("{key} must be true or false, got {other}")),
+            other => Err(format!(
+                "{key} must be true or false, got {}",
+                shown_json(other)
+            )),
         },
         "taskInteraction" => {
             let s = as_text(v)?;
             match s.as_str() {
                 "wait" | "interrupt" | "skip" => Ok(Value::String(s)),
                 _ => Err(format!(
-                    "taskInteraction must be wait, interrupt or skip, got {s:?}"
+                    "taskInteraction must be wait, interrupt or skip, got {}",
+                    shown(&s)
                 )),
             }
         }
@@ -672,7 +723,8 @@ fn normalize(
             match s.parse::<u32>() {
                 Ok(n) if n <= 100_000 => Ok(Value::String(n.to_string())),
                 _ => Err(format!(
-                    "inactivityDelay must be a whole number of minutes (e.g. \"10\"), got {s:?}"
+                    "inactivityDelay must be a whole number of minutes (e.g. \"10\"), got {}",
+                    shown(&s)
                 )),
             }
         }
@@ -705,7 +757,8 @@ pub fn validate_fields(
         }
         if !settable().any(|f| f == k) {
             errors.push(format!(
-                "unknown field {k:?} (fields use Roo Scheduler's camelCase names: {})",
+                "unknown field {} (fields use Roo Scheduler's camelCase names: {})",
+                shown(k),
                 settable().collect::<Vec<_>>().join(", ")
             ));
             continue;
@@ -925,11 +978,13 @@ pub fn delete(s: &mut Schedules, id: &str) -> Result<Value> {
 fn not_found(id: &str, known: &[String]) -> Error {
     if known.is_empty() {
         Error::NotFound(format!(
-            "no schedule with id {id:?}: there are no schedules"
+            "no schedule with id {}: there are no schedules",
+            shown(id)
         ))
     } else {
         Error::NotFound(format!(
-            "no schedule with id {id:?}; existing ids: {}",
+            "no schedule with id {}; existing ids: {}",
+            shown(id),
             known.join(", ")
         ))
     }

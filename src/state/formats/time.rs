@@ -42,7 +42,8 @@ pub fn parse_time(s: &str) -> Result<(i64, TimeForm), String> {
         return Ok(((secs * 1000.0).round() as i64, TimeForm::EpochSeconds));
     }
     Err(format!(
-        "{s:?} is not a time (expected ISO-8601 UTC like 2025-11-01T06:32:49.903Z)"
+        "{} is not a time (expected ISO-8601 UTC like 2025-11-01T06:32:49.903Z)",
+        crate::error::shown(s)
     ))
 }
 

@@ -14,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::time::{TimeForm, iso_ms, parse_time};
+use crate::error::shown;
 
 /// The header line the server writes to a new file (with its newline).
 pub const HEADER: &str =
@@ -262,10 +263,13 @@ impl Reader {
                 Ok(d) => duration_s = Some(d),
                 Err(_) => match dur_cell.parse::<f64>() {
                     Ok(f) if f.is_finite() && f >= 0.0 => {
-                        issues.push(format!("duration {dur_cell:?} is not whole seconds"));
+                        issues.push(format!("duration {} is not whole seconds", shown(dur_cell)));
                         duration_s = Some(f.round() as u64);
                     }
-                    _ => issues.push(format!("duration {dur_cell:?} is not a number of seconds")),
+                    _ => issues.push(format!(
+                        "duration {} is not a number of seconds",
+                        shown(dur_cell)
+                    )),
                 },
             }
         }
@@ -281,7 +285,8 @@ impl Reader {
         let pcell = get(PRIORITY);
         let priority = Priority::parse(pcell).unwrap_or_else(|| {
             issues.push(format!(
-                "priority {pcell:?} is not schedule, todo or normal (read as normal)"
+                "priority {} is not schedule, todo or normal (read as normal)",
+                shown(pcell)
             ));
             Priority::Normal
         });

@@ -34,6 +34,7 @@ pub struct DelegateArgs {
     /// create: the mode slug to delegate to; when absent the best-matching
     /// mode is chosen from the modes' descriptions.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     pub mode: Option<String>,
     /// create: context the subtask needs (results of earlier steps, files).
     #[serde(default)]
@@ -45,13 +46,15 @@ pub struct DelegateArgs {
     pub priority: Option<Priority>,
     /// create: the subtask's checklist, one item per entry.
     #[serde(default)]
-    #[schemars(length(max = 200))]
+    #[schemars(length(max = 200), inner(length(max = 2000)))]
     pub todos: Option<Vec<String>>,
     /// create: the delegation or task this one belongs to.
     #[serde(default)]
+    #[schemars(length(max = 200))]
     pub parent_task_id: Option<String>,
     /// complete/cancel: the delegation's id (from create or list).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub delegation_id: Option<String>,
     /// complete/cancel: a summary of the outcome.
     #[serde(default)]

@@ -17,6 +17,7 @@ pub struct GetArgs {
     /// Case-insensitive text to look for; returns the matching lines and
     /// only the entries that contain it.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 1000))]
     pub search: Option<String>,
     /// Also return the structured log entries (timestamp, mode, category,
     /// finding, command, achievement, insight) of each section.
@@ -104,6 +105,7 @@ pub struct UpdateArgs {
     pub on_overflow: Overflow,
     /// The version from get_persistent_memory; refused if the file changed.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub expected_version: Option<String>,
 }
 

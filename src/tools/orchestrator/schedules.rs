@@ -13,6 +13,7 @@ use crate::tools::{Takes, only, required};
 pub struct StatusArgs {
     /// Only this schedule (its `id`, epoch milliseconds as a string).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub schedule_id: Option<String>,
     /// Also list inactive schedules (the summary always counts all).
     #[serde(default)]
@@ -57,6 +58,7 @@ pub struct ManageArgs {
     pub action: Action,
     /// The schedule to change (update, delete, activate, deactivate).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub schedule_id: Option<String>,
     /// create: the new schedule, with Roo Scheduler's camelCase fields.
     /// Required: name, mode, taskInstructions. Optional (defaults):
@@ -76,6 +78,7 @@ pub struct ManageArgs {
     /// The file version you last read (from get_schedule_status or a
     /// previous call); the change is refused if the file changed since.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub expected_version: Option<String>,
 }
 

@@ -53,9 +53,11 @@ pub struct TrackArgs {
     pub result: Option<String>,
     /// ISO-8601 time the task started (record; start may backdate with it).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub start_time: Option<String>,
     /// ISO-8601 time the task ended (record; stop defaults to now).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub end_time: Option<String>,
 }
 
@@ -211,9 +213,11 @@ impl TryFrom<TrackArgs> for Track {
 pub struct TrackingArgs {
     /// Only rows of this task_id.
     #[serde(default)]
+    #[schemars(length(max = 200))]
     pub task_id: Option<String>,
     /// Only rows of this mode (case-insensitive).
     #[serde(default)]
+    #[schemars(length(max = 100))]
     pub mode: Option<String>,
     /// Only rows of this priority.
     #[serde(default)]
@@ -221,9 +225,11 @@ pub struct TrackingArgs {
     /// Only rows whose start (or end) is at or after this time: ISO-8601, or
     /// a date YYYY-MM-DD (midnight in the configured time zone).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub since: Option<String>,
     /// Only rows whose start (or end) is before this time (same forms).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub until: Option<String>,
     /// Per-group statistics.
     #[serde(default)]

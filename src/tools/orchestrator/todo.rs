@@ -12,6 +12,7 @@ use crate::state::formats::todo::StatusFilter;
 pub struct TodoArgs {
     /// Only items under a heading containing this text (case-insensitive).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub section: Option<String>,
     /// Which items to list (counts always cover every status).
     #[serde(default)]
