@@ -30,6 +30,11 @@ pub enum Error {
         column: usize,
         message: String,
     },
+    /// The file's permissions allow no writes: the server leaves it alone.
+    #[error(
+        "{path} is read-only (its permissions allow no writes), so the server does not change it; make it writable (chmod u+w {path}) to allow this"
+    )]
+    ReadOnly { path: String },
     /// Another process held the file's lock for longer than the lock timeout.
     #[error(
         "timed out after {:.1} s waiting for the lock on {path} (lock file {lock}); another loop-orchestrator process is writing it",

@@ -78,3 +78,89 @@ async fn huge_values_in_a_file_are_reported_as_excerpts() {
     assert!(text.contains("(2000001 characters)"), "{text}");
     c.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn pipelined_rewrites_keep_the_newest_backups_in_write_order() {
+    let root = root_with("messy");
+    std::fs::write(
+        root.path().join(".roo/orchestrator.toml"),
+        "[backups]\nkeep = 3\n",
+    )
+    .unwrap();
+    let c = connect(root.path()).await;
+    let calls: Vec<_> = (0..60)
+        .map(|i| {
+            ok(
+                &c,
+                "manage_schedules",
+                json!({"action": "update", "schedule_id": "1754086716471", "fields": {"name": format!("Loop {i}")}}),
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(calls).await;
+    let now = read(root.path(), ".roo/schedules.json");
+    let version = sha256(now.as_bytes());
+    // The write that produced the file as it is now replaced some content;
+    // its backup is the newest one and must survive pruning.
+    let last = results
+        .iter()
+        .find(|v| v["version"] == version.as_str())
+        .expect("one write produced the final file");
+    let id = last["backup_id"].as_str().unwrap();
+    let folder = root.path().join(".roo/backups/.roo/schedules.json");
+    let mut kept: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(kept.last().map(String::as_str), Some(id), "{kept:?}");
+    c.cancel().await.unwrap();
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn files_the_user_made_read_only_are_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = root_with("messy");
+    for f in [
+        ".roo/schedules.json",
+        "persistent-memory.md",
+        "task_timing.tsv",
+    ] {
+        std::fs::set_permissions(root.path().join(f), std::fs::Permissions::from_mode(0o444))
+            .unwrap();
+    }
+    let before = snapshot(root.path());
+    let c = connect(root.path()).await;
+    for (tool, args) in [
+        (
+            "manage_schedules",
+            json!({"action": "deactivate", "schedule_id": "1754086716471"}),
+        ),
+        (
+            "update_persistent_memory",
+            json!({"section": "updates", "mode": "code", "category": "c", "finding": "f"}),
+        ),
+        (
+            "track_task_time",
+            json!({"action": "start", "task": "t", "mode": "code"}),
+        ),
+    ] {
+        let e = err(&c, tool, args).await;
+        assert!(e.contains("is read-only"), "{tool}: {e}");
+    }
+    assert_eq!(snapshot(root.path()), before);
+    assert!(
+        !root.path().join(".roo/backups").exists(),
+        "nothing was backed up either"
+    );
+    c.cancel().await.unwrap();
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::lock::Locks;
 use super::may_block;
-use super::replace::sync_dir;
+use super::replace::{refuse_read_only, sync_dir};
 use crate::error::{Error, Result};
 use crate::state::path::ProjectPath;
 
@@ -363,6 +363,7 @@ impl<S: LogIndex> Writer<S> {
     }
 
     fn write_durably(&mut self, buf: &[u8], new_file: bool) -> Result<()> {
+        refuse_read_only(&self.path)?;
         let mut f = OpenOptions::new()
             .append(true)
             .create(true)

@@ -42,8 +42,23 @@ impl Backups {
 
     /// Stores `bytes` as a backup of `file` (the caller holds that file's
     /// lock) and prunes old backups. Returns the backup id.
+    ///
+    /// Ids sort in the order the backups were made: the stamp is `now`, or
+    /// one millisecond after the newest backup already there when `now` is
+    /// not later (a caller's clock was read before it waited for the lock),
+    /// so pruning by name always keeps the newest.
     pub fn store(&self, file: &ProjectPath, bytes: &[u8], now: Timestamp) -> Result<String> {
         let folder = self.folder(file);
+        let newest = Self::names(folder.abs(), folder.rel())?
+            .iter()
+            .filter_map(|n| stamp_of(n))
+            .max();
+        let now = match newest {
+            Some(t) if t >= now => t
+                .checked_add(jiff::SignedDuration::from_millis(1))
+                .unwrap_or(t),
+            _ => now,
+        };
         let id = Self::id_for(file.rel(), bytes, now);
         let path = folder.join(&id);
         if !path.exists() {
@@ -97,6 +112,14 @@ impl Backups {
     }
 }
 
+/// The time in a backup id (`20261121T132851123Z-…`).
+fn stamp_of(id: &str) -> Option<Timestamp> {
+    let secs = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", id.get(..15)?).ok()?;
+    let ms: i64 = id.get(15..18)?.parse().ok()?;
+    let ts = secs.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Timestamp::from_millisecond(ts.as_millisecond().checked_add(ms)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +133,30 @@ mod tests {
             Backups::id_for("TODO", b"abc", now),
             "20261121T132851123Z-ba7816bf"
         );
+    }
+
+    #[test]
+    fn ids_follow_the_order_of_storing_whatever_the_callers_clocks_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Backups::new(ProjectPath::resolve(dir.path(), ".roo/backups"), 2);
+        let f = ProjectPath::resolve(dir.path(), "f.md");
+        let t0: Timestamp = "2026-11-21T00:00:10Z".parse().unwrap();
+        let early: Timestamp = "2026-11-21T00:00:01Z".parse().unwrap();
+        let a = b.store(&f, b"a", t0).unwrap();
+        let late = b.store(&f, b"b", early).unwrap();
+        assert!(late > a, "{late} after {a}");
+        assert_eq!(
+            stamp_of(&late),
+            Some(t0 + jiff::SignedDuration::from_millis(1))
+        );
+        let last = b.store(&f, b"c", early).unwrap();
+        let folder = dir.path().join(".roo/backups/f.md");
+        let mut kept: Vec<String> = fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, vec![late, last]);
     }
 
     #[test]

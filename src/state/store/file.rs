@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::backup::Backups;
 use super::cache::Cache;
 use super::lock::Locks;
-use super::replace::{read_optional, replace};
+use super::replace::{read_optional, refuse_read_only, replace};
 use super::stamp::{Stamp, version};
 use crate::error::{Error, Result};
 use crate::state::path::ProjectPath;
@@ -91,6 +91,7 @@ impl<T> StateFile<T> {
         f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
     ) -> Result<Written<R>> {
         let _guard = self.locks.lock(&self.path)?;
+        refuse_read_only(&self.path)?;
         let current = read_optional(&self.path)?;
         let current_version = current.as_deref().map(version);
         if let Some(expected) = expected_version

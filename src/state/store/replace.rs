@@ -37,6 +37,17 @@ pub fn open_read(path: &ProjectPath) -> Result<Option<(File, u64)>> {
     }
 }
 
+/// Refuses to change a file whose permissions allow no writes (a rename
+/// would replace it regardless of its mode; the user protected it).
+pub fn refuse_read_only(path: &ProjectPath) -> Result<()> {
+    match fs::metadata(path.abs()) {
+        Ok(m) if m.is_file() && m.permissions().readonly() => Err(Error::ReadOnly {
+            path: path.rel().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `fsync`s a directory so that a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path, rel: &str) -> Result<()> {
     File::open(dir)
@@ -59,6 +70,7 @@ fn temp_prefix(path: &Path) -> String {
 /// them).
 pub fn replace(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
     may_block()?;
+    refuse_read_only(path)?;
     let (target, rel) = (path.abs(), path.rel());
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -106,6 +118,18 @@ fn remove_stale_temps(dir: &Path, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_file_is_not_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "f.json");
+        fs::write(p.abs(), b"mine").unwrap();
+        fs::set_permissions(p.abs(), fs::Permissions::from_mode(0o444)).unwrap();
+        let e = replace(&p, b"theirs").unwrap_err();
+        assert!(matches!(e, Error::ReadOnly { .. }), "{e:?}");
+        assert_eq!(fs::read(p.abs()).unwrap(), b"mine");
+    }
 
     #[test]
     fn replace_writes_whole_file_and_removes_stale_temps() {
