@@ -213,6 +213,43 @@ fn main() {
     }
     report("update_persistent_memory (archiving at 300)", v);
 
+    // 4b. One update that has to archive thousands of entries (a memory file
+    //     that grew far past its limit by hand): linear in the file's size.
+    for n in [2_000usize, 8_000, 33_000] {
+        let dir = tempfile::tempdir_in(&base).unwrap();
+        let mut text = String::from(
+            "# Non-Obvious Implementation Patterns\n\n# Development & Debug Commands\n\n# System Updates & Status\n",
+        );
+        for i in 0..n {
+            text.push_str(&format!(
+                "\n## [2026-01-01T00:00:00Z] [code] - [Old {i}]\n- Finding: {}\n",
+                "f".repeat(60)
+            ));
+        }
+        std::fs::write(dir.path().join("persistent-memory.md"), text).unwrap();
+        let p = project(dir.path());
+        let u = Update {
+            section: Section::Updates,
+            addition: Addition::Entry(NewEntry {
+                mode: "code".into(),
+                category: "New".into(),
+                finding: Some("f".into()),
+                ..Default::default()
+            }),
+            on_overflow: Overflow::Archive,
+            expected_version: None,
+        };
+        let t = Instant::now();
+        let out = memory::update(&p, u, Timestamp::now()).unwrap();
+        println!(
+            "{:<44} {:>9.1} ms ({} entries moved)",
+            format!("update_persistent_memory archiving {n}"),
+            t.elapsed().as_secs_f64() * 1e3,
+            out.archived.len()
+        );
+        p.close();
+    }
+
     // 5. get_time_tracking over a large generated TSV, in process and through
     //    the real binary (wall time and peak RSS of that process).
     let rows: usize = std::env::var("BENCH_ROWS")

@@ -22,6 +22,10 @@ use crate::state::Project;
 /// How long shutdown waits for tool calls and background tasks.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long the runtime waits for blocking work after [`SHUTDOWN_GRACE`]
+/// before the process exits anyway.
+pub const RUNTIME_GRACE: Duration = Duration::from_millis(500);
+
 /// The running application.
 pub struct App {
     project: Arc<Project>,

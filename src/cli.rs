@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{App, SHUTDOWN_GRACE};
+use crate::app::{App, RUNTIME_GRACE, SHUTDOWN_GRACE};
 use crate::config::Config;
 use crate::server::Server;
 use crate::state::FileHealth;
@@ -301,6 +301,7 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
         app.shutdown(SHUTDOWN_GRACE).await;
         outcome
     });
+    rt.shutdown_timeout(RUNTIME_GRACE);
     match outcome {
         Ok(result) => {
             if result.is_error == Some(true) {
@@ -371,7 +372,9 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
         app.shutdown(SHUTDOWN_GRACE).await;
         result
     });
-    drop(rt);
+    // A blocking call still running after the grace (a lock wait, a huge
+    // file) must not keep the process alive: its writes are atomic.
+    rt.shutdown_timeout(RUNTIME_GRACE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => fail(code, &msg),

@@ -164,3 +164,97 @@ async fn files_the_user_made_read_only_are_left_alone() {
     );
     c.cancel().await.unwrap();
 }
+
+/// A memory file thousands of entries over its limit is archived in one call
+/// that holds the lock briefly: a writer in another process gets through
+/// within the default lock wait, and the archive lists the entries oldest
+/// first.
+#[tokio::test]
+async fn archiving_thousands_of_entries_lets_other_writers_through() {
+    let root = root_with("empty");
+    let n = 8_000usize;
+    let mut text = String::from(
+        "# Non-Obvious Implementation Patterns\n\n# Development & Debug Commands\n\n# System Updates & Status\n",
+    );
+    for i in 0..n {
+        // Timestamps out of file order.
+        let minute = (i * 7_919) % n;
+        text.push_str(&format!(
+            "\n## [2026-01-{:02}T{:02}:{:02}:00Z] [code] - [Old {minute}]\n- Finding: {}\n",
+            1 + minute / 1440,
+            minute % 1440 / 60,
+            minute % 60,
+            "f".repeat(60)
+        ));
+    }
+    std::fs::write(root.path().join("persistent-memory.md"), text).unwrap();
+    let c = connect(root.path()).await;
+    let archiving = tokio::spawn(async move {
+        let v = ok(
+            &c,
+            "update_persistent_memory",
+            json!({"section": "updates", "mode": "code", "category": "New",
+                   "finding": "f", "on_overflow": "archive"}),
+        )
+        .await;
+        c.cancel().await.unwrap();
+        v
+    });
+    let dir = root.path().to_path_buf();
+    let other = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        run(
+            &dir,
+            &[
+                "call",
+                "update_persistent_memory",
+                r#"{"section": "commands", "kind": "bullet", "text": "cargo test"}"#,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let v = archiving.await.unwrap();
+    let moved = v["archived"].as_array().unwrap();
+    assert!(moved.len() > n - 150, "{}", moved.len());
+    assert!(v["line_count"].as_u64().unwrap() <= 300);
+    let archive = read(root.path(), "persistent-memory.archive.md");
+    let stamps: Vec<&str> = archive
+        .lines()
+        .filter_map(|l| l.strip_prefix("## ["))
+        .map(|l| &l[..20])
+        .collect();
+    assert_eq!(stamps.len(), moved.len());
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    let memory = read(root.path(), "persistent-memory.md");
+    assert!(memory.contains("- cargo test"));
+    assert!(memory.contains("] [code] - [New]"));
+}
+
+/// Mode files that would make a YAML parser work for minutes are refused at
+/// once with a problem that says why; the built-in modes still work.
+#[tokio::test]
+async fn hostile_mode_files_are_refused_with_the_reason() {
+    let root = root_with("empty");
+    std::fs::write(root.path().join(".roomodes"), "[".repeat(100_000)).unwrap();
+    let out = run(root.path(), &["--info"]);
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        info.contains(".roomodes:1:65: lists or maps are nested more than 64 levels deep"),
+        "{info}"
+    );
+    let c = connect(root.path()).await;
+    let v = ok(
+        &c,
+        "manage_schedules",
+        json!({"action": "create", "schedule": {"name": "n", "mode": "code", "taskInstructions": "t"}}),
+    )
+    .await;
+    assert!(v["schedule"]["id"].is_string(), "{v}");
+    c.cancel().await.unwrap();
+}

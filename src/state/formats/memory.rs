@@ -416,37 +416,84 @@ impl Memory {
 
     /// Removes the oldest entries of `updates` (by timestamp, then position;
     /// never the entry whose heading is on `keep_line`) until the file has
-    /// at most `limit` lines. Returns the removed entries' text, oldest
-    /// first, and where `keep_line` is now; `None` when the file cannot be
-    /// brought under the limit that way.
+    /// at most `limit` lines. Returns the removed entries (their `line` as
+    /// it was before the removal) with their text, oldest first, and where
+    /// `keep_line` is now; `None`, with the file unchanged, when it cannot
+    /// be brought under the limit that way.
+    ///
+    /// Linear in the file's size: the victims are chosen in one sort, the
+    /// lines that go are marked on a linked list of the remaining lines, and
+    /// the file is rebuilt and analysed once.
     pub fn archive_oldest(
         &mut self,
         limit: usize,
-        mut keep_line: Option<usize>,
+        keep_line: Option<usize>,
     ) -> Option<(Moved, Option<usize>)> {
+        let n = self.lines.len();
+        let mut count = n;
+        if count <= limit {
+            return Some((Vec::new(), keep_line));
+        }
+        let mut victims: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.section == "updates" && Some(e.line) != keep_line)
+            .collect();
+        victims.sort_by_key(|e| (e.sort_ms.unwrap_or(i64::MIN), e.line));
+        // The remaining lines as a doubly linked list over their indices
+        // (`n` stands for "none").
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.checked_sub(1).unwrap_or(n)).collect();
+        let mut gone = vec![false; n];
+        let blank = |i: usize| i < n && self.lines[i].trim().is_empty();
+        let mut unlink = |i: usize, next: &mut Vec<usize>, prev: &mut Vec<usize>| {
+            let (p, q) = (prev[i], next[i]);
+            if p < n {
+                next[p] = q;
+            }
+            if q < n {
+                prev[q] = p;
+            }
+            gone[i] = true;
+        };
         let mut moved = Vec::new();
-        while self.line_count() > limit {
-            let victim = self
-                .entries
-                .iter()
-                .filter(|e| e.section == "updates" && Some(e.line) != keep_line)
-                .min_by_key(|e| (e.sort_ms.unwrap_or(i64::MIN), e.line))?
-                .clone();
-            let text = self.text(victim.line, victim.end_line);
-            let (mut start, mut end) = (victim.line - 1, victim.end_line);
+        for victim in victims {
+            if count <= limit {
+                break;
+            }
+            let (start, end) = (victim.line - 1, victim.end_line - 1);
             // Take one blank line along (after it, or before it at the end
             // of the file), so no double gaps remain.
-            if end < self.lines.len() && self.lines[end].trim().is_empty() {
-                end += 1;
-            } else if start > 0 && self.lines[start - 1].trim().is_empty() {
-                start -= 1;
+            let extra = if blank(next[end]) {
+                Some(next[end])
+            } else if blank(prev[start]) {
+                Some(prev[start])
+            } else {
+                None
+            };
+            for i in (start..=end).chain(extra) {
+                unlink(i, &mut next, &mut prev);
+                count -= 1;
             }
-            let removed = end - start;
-            self.lines.drain(start..end);
-            keep_line = keep_line.map(|k| if k > start { k - removed } else { k });
-            self.analyze();
-            moved.push((victim, text));
+            moved.push((victim.clone(), self.text(victim.line, victim.end_line)));
         }
+        if count > limit {
+            return None;
+        }
+        let keep_line = keep_line.map(|k| {
+            let before = gone
+                .iter()
+                .take(k.saturating_sub(1))
+                .filter(|g| !**g)
+                .count();
+            before + 1
+        });
+        let mut i = 0;
+        self.lines.retain(|_| {
+            i += 1;
+            !gone[i - 1]
+        });
+        self.analyze();
         Some((moved, keep_line))
     }
 }
@@ -698,6 +745,45 @@ Intro text kept as is.\n\
         assert_eq!(moved[0].0.category, "Older");
         assert_eq!(m.line_count(), before - 3);
         assert!(m.archive_oldest(5, None).is_none());
+    }
+
+    #[test]
+    fn archiving_takes_one_blank_line_per_entry_and_moves_the_kept_line() {
+        // Oldest first: C (01-01), then A (01-02); B (01-03) is kept.
+        // C is last in the file, so it takes the blank line before it; A
+        // takes the one after it; B's heading moves up by A's three lines.
+        let text = "# System Updates & Status\n\
+\n\
+## [2026-01-02T00:00:00Z] [code] - [A]\n\
+- a\n\
+\n\
+## [2026-01-03T00:00:00Z] [code] - [B]\n\
+- b\n\
+\n\
+## [2026-01-01T00:00:00Z] [code] - [C]\n\
+- c\n";
+        let mut m = mem(text);
+        assert_eq!(m.line_count(), 10);
+        let (moved, kept) = m.archive_oldest(5, Some(6)).unwrap();
+        let names: Vec<_> = moved.iter().map(|(e, _)| e.category.as_str()).collect();
+        assert_eq!(names, ["C", "A"]);
+        assert_eq!((moved[0].0.line, moved[1].0.line), (9, 3));
+        assert_eq!(moved[0].1, "## [2026-01-01T00:00:00Z] [code] - [C]\n- c");
+        assert_eq!(kept, Some(3));
+        assert_eq!(
+            String::from_utf8(m.to_bytes()).unwrap(),
+            "# System Updates & Status\n\n## [2026-01-03T00:00:00Z] [code] - [B]\n- b\n"
+        );
+        assert_eq!(m.entries.len(), 1);
+        assert_eq!(m.entries[0].line, 3);
+    }
+
+    #[test]
+    fn archiving_that_cannot_reach_the_limit_changes_nothing() {
+        let mut m = mem(FILE);
+        let before = m.to_bytes();
+        assert!(m.archive_oldest(5, None).is_none());
+        assert_eq!(m.to_bytes(), before);
     }
 
     #[test]

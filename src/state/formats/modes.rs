@@ -200,10 +200,51 @@ pub fn clean_text(text: &str) -> String {
     out
 }
 
+/// The largest modes file read (a real one is a few kilobytes).
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// The deepest `[`/`{` nesting read: YAML parsers take time quadratic in
+/// it, and no modes file needs more than a few levels.
+pub const MAX_NESTING: usize = 64;
+/// The most modes read from one file.
+pub const MAX_MODES: usize = 1000;
+
+/// Where `[`/`{` nesting first goes deeper than [`MAX_NESTING`] (1-based
+/// line and column), counting brackets anywhere (quoted or not: a real file
+/// never comes close).
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        for (col, c) in line.chars().enumerate() {
+            match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some((n + 1, col + 1));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// Parses a `.roomodes` / `custom_modes.yaml` document (YAML or JSON) into a
 /// JSON value. Errors carry line and column.
 fn parse_document(bytes: &[u8], file: &str) -> Result<Value, String> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{file}: is {} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for a modes file; its modes are not loaded",
+            bytes.len()
+        ));
+    }
     let raw = String::from_utf8_lossy(bytes);
+    if let Some((line, col)) = too_deep(&raw) {
+        return Err(format!(
+            "{file}:{line}:{col}: lists or maps are nested more than {MAX_NESTING} levels deep; its modes are not loaded"
+        ));
+    }
     let cleaned = clean_text(&raw);
     if cleaned.trim().is_empty() {
         return Ok(Value::Object(Default::default()));
@@ -370,7 +411,7 @@ fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) ->
     let list = match &doc {
         Value::Object(o) => match o.get("customModes") {
             None | Some(Value::Null) => return Vec::new(),
-            Some(Value::Array(a)) => a.clone(),
+            Some(Value::Array(a)) => a,
             Some(other) => {
                 set.problems.push(format!(
                     "{file}: customModes must be a list, got {}",
@@ -387,11 +428,18 @@ fn read_file(bytes: &[u8], file: &str, source: ModeSource, set: &mut ModeSet) ->
             return Vec::new();
         }
     };
+    if list.len() > MAX_MODES {
+        set.problems.push(format!(
+            "{file}: has {} modes, over the limit of {MAX_MODES}; the first {MAX_MODES} are loaded",
+            list.len()
+        ));
+    }
     let mut out: Vec<Mode> = Vec::new();
-    for (index, item) in list.iter().enumerate() {
+    let mut seen = std::collections::HashSet::new();
+    for (index, item) in list.iter().take(MAX_MODES).enumerate() {
         let slug = item.get("slug").and_then(Value::as_str).map(str::to_string);
         match parse_mode(item, source, &mut set.problems) {
-            Ok(m) if out.iter().any(|o| o.slug == m.slug) => set.invalid.push(InvalidMode {
+            Ok(m) if !seen.insert(m.slug.clone()) => set.invalid.push(InvalidMode {
                 source,
                 file: file.to_string(),
                 index,
@@ -426,10 +474,18 @@ pub fn load(project: &[(&[u8], &str)], global: Option<(&[u8], &str)>) -> ModeSet
         custom.extend(read_file(b, f, ModeSource::Project, &mut set));
     }
     let mut modes = builtin_modes();
+    let mut at: std::collections::HashMap<String, usize> = modes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.slug.clone(), i))
+        .collect();
     for m in custom {
-        match modes.iter_mut().find(|e| e.slug == m.slug) {
-            Some(existing) => *existing = m,
-            None => modes.push(m),
+        match at.get(&m.slug) {
+            Some(&i) => modes[i] = m,
+            None => {
+                at.insert(m.slug.clone(), modes.len());
+                modes.push(m);
+            }
         }
     }
     set.modes = modes;
@@ -537,6 +593,40 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_across_lines_and_reported_where_it_goes_too_deep() {
+        assert_eq!(too_deep(&"[".repeat(64)), None);
+        assert_eq!(too_deep(&format!("{}\n  {{", "[".repeat(64))), Some((2, 3)));
+        // Closed brackets do not add up.
+        assert_eq!(too_deep(&"[]{}".repeat(1000)), None);
+    }
+
+    #[test]
+    fn modes_beyond_the_limit_are_reported_and_the_first_ones_kept() {
+        let mut yaml = String::from("customModes:\n");
+        for i in 0..MAX_MODES + 5 {
+            yaml.push_str(&format!(
+                "  - {{slug: m{i}, name: M, roleDefinition: r, groups: [read]}}\n"
+            ));
+        }
+        let set = load(&[(yaml.as_bytes(), ".roomodes")], None);
+        assert_eq!(set.modes.len(), 5 + MAX_MODES);
+        assert!(set.get("m999").is_some() && set.get("m1000").is_none());
+        assert_eq!(
+            set.problems,
+            [".roomodes: has 1005 modes, over the limit of 1000; the first 1000 are loaded"]
+        );
+        assert!(set.unreadable.is_empty());
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_unreadable() {
+        let yaml = format!("customModes: []\n#{}\n", "x".repeat(MAX_FILE_BYTES));
+        let set = load(&[(yaml.as_bytes(), ".roomodes")], None);
+        assert_eq!(set.unreadable, [".roomodes"]);
+        assert!(set.problems[0].contains("over the limit of 1048576 bytes"));
+    }
 
     #[test]
     fn builtins_are_the_five_roo_modes() {
