@@ -36,6 +36,7 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config) -> Arc<App> {
+        crate::tools::json::set_budget(config.answer_bytes);
         Arc::new(App {
             project: Arc::new(Project::open(config)),
             shutdown: CancellationToken::new(),

@@ -79,6 +79,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub lock_timeout: Duration,
+    /// The budget of a tool answer's JSON (`[limits] answer_bytes`).
+    pub answer_bytes: usize,
 }
 
 /// A configuration error; `Display` names the file, line and column.
@@ -112,6 +114,7 @@ struct Raw {
     fs: RawFs,
     validation: RawValidation,
     locks: RawLocks,
+    limits: RawLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,6 +305,19 @@ impl Default for RawLocks {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    answer_bytes: AnswerBytes,
+}
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            answer_bytes: AnswerBytes(DEFAULT_ANSWER_BYTES),
+        }
+    }
+}
+
 // ---- validated scalar values (errors carry the TOML span) -----------------
 
 macro_rules! validated {
@@ -340,6 +356,25 @@ validated!(
         ))
     }
 );
+
+/// The default budget of a tool answer's JSON, in bytes.
+pub const DEFAULT_ANSWER_BYTES: u64 = 1024 * 1024;
+/// The answer budget's bounds: an answer travels twice in its message (as
+/// MCP asks), so 4 MiB keeps a message well under the 16 MiB that clients
+/// accept.
+const ANSWER_BYTES: std::ops::RangeInclusive<u64> = 16 * 1024..=4 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct AnswerBytes(u64);
+validated!(AnswerBytes, u64, |v| if ANSWER_BYTES.contains(v) {
+    Ok(())
+} else {
+    Err(format!(
+        "must be from {} to {} bytes (16 KiB to 4 MiB), got {v}",
+        ANSWER_BYTES.start(),
+        ANSWER_BYTES.end()
+    ))
+});
 
 #[derive(Debug, Clone, Copy)]
 struct Fraction(f64);
@@ -488,6 +523,7 @@ impl Config {
             allowed_hosts: raw.http.allowed_hosts.into_iter().map(|h| h.0).collect(),
             allowed_origins: raw.http.allowed_origins.into_iter().map(|h| h.0).collect(),
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
+            answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
             root,
         }
     }

@@ -110,6 +110,30 @@ pub fn shown_json(v: &serde_json::Value) -> String {
     }
 }
 
+/// The first few of a list for a message, each cut to an excerpt, and how
+/// many more there are: `a, b, c and 17 more`.
+pub fn some_of<'a>(items: impl IntoIterator<Item = &'a str>, sep: &str) -> String {
+    const FEW: usize = 20;
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = 0usize;
+    for item in items {
+        if out.len() < FEW {
+            out.push(if item.chars().count() <= EXCERPT {
+                item.to_string()
+            } else {
+                item.chars().take(EXCERPT).chain(['…']).collect()
+            });
+        } else {
+            rest += 1;
+        }
+    }
+    let mut text = out.join(sep);
+    if rest > 0 {
+        text.push_str(&format!(" and {rest} more"));
+    }
+    text
+}
+
 impl Error {
     pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

@@ -124,17 +124,22 @@ fn run_and_kill(root: &std::path::Path, delay: Duration, seed: usize) {
         .arg("--mode")
         .arg("stdio")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let mut msgs = vec![
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "killer", "version": "1"}}}),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    ];
+    // The kill delay counts from the server's answer to initialize, so that
+    // a slow start (a loaded machine, a debug build) does not eat it.
+    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "killer", "version": "1"}}});
+    stdin.write_all(format!("{hello}\n").as_bytes()).unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut answer).unwrap();
+    assert!(answer.contains("\"id\":0"), "{answer}");
+    let mut msgs = vec![json!({"jsonrpc": "2.0", "method": "notifications/initialized"})];
     for i in 0..60 {
         let id = 1 + i;
         let call = |name: &str, args: Value| {

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::ids::fresh_id;
+use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::delegations::{BadLine, Delegation, Event, EventKind};
@@ -36,6 +37,8 @@ pub enum Delegate {
     },
     List {
         include_finished: bool,
+        /// Which of the matching delegations to list.
+        page: Page,
     },
     Finish {
         delegation_id: String,
@@ -100,6 +103,9 @@ pub struct DelegateOut {
     /// list: the delegations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delegations: Option<Vec<Delegation>>,
+    /// list: where the listed delegations stand among all that match.
+    #[serde(flatten)]
+    pub more: More,
     /// list: lines of the log that could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bad_lines: Vec<BadLine>,
@@ -130,6 +136,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
         time_task_id: None,
         duration_s: None,
         delegations: None,
+        more: More::default(),
         bad_lines: Vec::new(),
         warnings: Vec::new(),
     };
@@ -160,7 +167,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                         return Err(Error::invalid(format!(
                             "unknown mode {m:?}; closest: {}; all modes: {}",
                             modes.closest(&m, 3).join(", "),
-                            modes.slugs().join(", ")
+                            crate::error::some_of(modes.slugs(), ", ")
                         )));
                     }
                     out.mode_choice = Some("given".into());
@@ -238,17 +245,21 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
             });
             out.delegation = Some(delegation);
         }
-        Delegate::List { include_finished } => {
-            let (list, bad) = log.submit(move |idx| {
-                let list: Vec<Delegation> = idx
-                    .list
-                    .iter()
-                    .filter(|d| include_finished || d.is_pending())
-                    .cloned()
-                    .collect();
-                Ok((Vec::new(), (list, idx.bad.clone())))
+        Delegate::List {
+            include_finished,
+            page,
+        } => {
+            let (list, more, bad) = log.submit(move |idx| {
+                let (list, more) = page.take(
+                    idx.list
+                        .iter()
+                        .filter(|d| include_finished || d.is_pending())
+                        .cloned(),
+                );
+                Ok((Vec::new(), (list, more, idx.bad.clone())))
             })?;
             out.delegations = Some(list);
+            out.more = more;
             out.bad_lines = bad;
         }
         Delegate::Finish {
@@ -274,7 +285,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                         if pending.is_empty() {
                             "(none)".into()
                         } else {
-                            pending.join(", ")
+                            crate::error::some_of(pending, ", ")
                         }
                     )));
                 };
@@ -382,6 +393,7 @@ mod tests {
             &p,
             Delegate::List {
                 include_finished: false,
+                page: Page::default(),
             },
             t1,
         )

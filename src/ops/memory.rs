@@ -87,8 +87,12 @@ pub struct GetOut {
     pub headroom: i64,
     pub sections: Vec<SectionOut>,
     /// Lines matching `search`.
+    /// Lines containing `search` (at most 200 listed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches: Option<Vec<Match>>,
+    /// How many lines match, when not all are listed.
+    #[serde(skip_serializing_if = "crate::state::formats::is_zero")]
+    pub matches_total: usize,
     /// Missing, extra, duplicate or out-of-order sections.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub structure_problems: Vec<String>,
@@ -96,6 +100,9 @@ pub struct GetOut {
 
 /// The first line of the last `n` non-blank lines of `start..=end`
 /// (1-based), so that a trailing blank line does not hide the tail.
+/// The most `search` matches listed.
+const MAX_MATCHES: usize = 200;
+
 fn tail_start(m: &Memory, start: usize, end: usize, n: usize) -> usize {
     let mut seen = 0;
     let mut first = end.max(start);
@@ -163,21 +170,30 @@ fn compute_get(project: &Project, loaded: &Loaded<Memory>, q: &GetQuery) -> Resu
             }
         })
         .collect();
+    let mut matches_total = 0;
     let matches = needle.map(|n| {
-        m.lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.to_lowercase().contains(&n))
-            .map(|(i, l)| Match {
-                line: i + 1,
-                section: m
-                    .sections
-                    .iter()
-                    .find(|s| s.start_line <= i + 1 && i < s.end_line)
-                    .map(|s| s.key.clone()),
-                text: l.clone(),
-            })
-            .collect()
+        let mut listed = Vec::new();
+        for (i, l) in m.lines.iter().enumerate() {
+            if !l.to_lowercase().contains(&n) {
+                continue;
+            }
+            matches_total += 1;
+            if listed.len() < MAX_MATCHES {
+                listed.push(Match {
+                    line: i + 1,
+                    section: m
+                        .sections
+                        .iter()
+                        .find(|s| s.start_line <= i + 1 && i < s.end_line)
+                        .map(|s| s.key.clone()),
+                    text: l.clone(),
+                });
+            }
+        }
+        if matches_total <= listed.len() {
+            matches_total = 0;
+        }
+        listed
     });
     Ok(GetOut {
         file: project.memory.path.rel().to_string(),
@@ -188,6 +204,7 @@ fn compute_get(project: &Project, loaded: &Loaded<Memory>, q: &GetQuery) -> Resu
         headroom: limit as i64 - m.line_count() as i64,
         sections,
         matches,
+        matches_total,
         structure_problems: m.problems.clone(),
     })
 }

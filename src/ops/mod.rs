@@ -12,6 +12,7 @@
 pub mod delegation;
 pub mod ids;
 pub mod memory;
+pub mod page;
 pub mod schedules;
 pub mod timing;
 pub mod todo;

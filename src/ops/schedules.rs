@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::heavy;
+use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::schedules::{self, Change, ScheduleStatus, Schedules};
@@ -25,6 +26,8 @@ pub struct StatusQuery {
     pub include_inactive: bool,
     /// Include each schedule's instructions preview (200 characters).
     pub include_instructions: bool,
+    /// Which of the listed schedules to give.
+    pub page: Page,
 }
 
 /// The soonest upcoming run.
@@ -65,6 +68,9 @@ pub struct StatusOut {
     /// Time zone of start/expiration times ("local" or an IANA name).
     pub timezone: String,
     pub schedules: Vec<ScheduleStatus>,
+    /// Where the listed schedules stand among all that match.
+    #[serde(flatten)]
+    pub more: More,
     pub summary: StatusSummary,
     /// Problems with the file's shape.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -99,18 +105,8 @@ fn compute_status(
     if let Some(id) = &q.schedule_id
         && !all.iter().any(|s| &s.id == id)
     {
-        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
-        return Err(Error::NotFound(if ids.is_empty() {
-            format!(
-                "no schedule with id {id:?}: {} has no schedules",
-                project.schedules.path
-            )
-        } else {
-            format!(
-                "no schedule with id {id:?}; existing ids: {}",
-                ids.join(", ")
-            )
-        }));
+        let ids: Vec<String> = all.iter().map(|s| s.id.clone()).collect();
+        return Err(schedules::not_found(id, &ids));
     }
     let summary = StatusSummary {
         total: all.len(),
@@ -128,19 +124,19 @@ fn compute_status(
                 at: at.clone(),
             }),
     };
-    let schedules = all
-        .into_iter()
-        .filter(|s| match &q.schedule_id {
-            Some(id) => &s.id == id,
-            None => q.include_inactive || s.active,
-        })
-        .map(|mut s| {
-            if !q.include_instructions {
-                s.instructions_preview.clear();
-            }
-            s
-        })
-        .collect();
+    let (schedules, more) = q.page.take(
+        all.into_iter()
+            .filter(|s| match &q.schedule_id {
+                Some(id) => &s.id == id,
+                None => q.include_inactive || s.active,
+            })
+            .map(|mut s| {
+                if !q.include_instructions {
+                    s.instructions_preview.clear();
+                }
+                s
+            }),
+    );
     Ok(StatusOut {
         file: project.schedules.path.rel().to_string(),
         exists: loaded.exists,
@@ -148,6 +144,7 @@ fn compute_status(
         now: iso(now),
         timezone: project.config.timezone.name.clone(),
         schedules,
+        more,
         summary,
         problems: loaded.value.problems.clone(),
     })
@@ -188,7 +185,9 @@ impl ScheduleChange {
 /// What manage_schedules does.
 #[derive(Debug, Clone)]
 pub enum Manage {
-    List,
+    List {
+        page: Page,
+    },
     Change {
         change: ScheduleChange,
         /// Refuse the change if the file's version differs.
@@ -220,6 +219,9 @@ pub struct ManageOut {
     /// All schedules as stored (list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedules: Option<Vec<Value>>,
+    /// list: where the listed schedules stand among all.
+    #[serde(flatten)]
+    pub more: More,
     /// Non-fatal remarks (unknown mode, ignored fields, deactivation).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -230,8 +232,18 @@ pub struct ManageOut {
 pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut> {
     let file = project.schedules.path.rel().to_string();
     let (change, expected_version) = match op {
-        Manage::List => {
+        Manage::List { page } => {
             let loaded = project.schedules.read()?;
+            let (listed, more) = page.take(
+                loaded
+                    .value
+                    .doc
+                    .get("schedules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
             return Ok(ManageOut {
                 action: "list".into(),
                 file,
@@ -241,15 +253,8 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
                 schedule: None,
                 status: None,
                 deleted: None,
-                schedules: Some(
-                    loaded
-                        .value
-                        .doc
-                        .get("schedules")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                ),
+                schedules: Some(listed),
+                more,
                 warnings: loaded.value.problems.clone(),
             });
         }
@@ -321,6 +326,7 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
         status,
         deleted,
         schedules: None,
+        more: More::default(),
         warnings,
     })
 }

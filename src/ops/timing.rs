@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::ids::fresh_id;
+use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::time::iso_ms;
@@ -54,6 +55,8 @@ pub enum Track {
         task_id: Option<String>,
         mode: Option<String>,
         priority: Option<Priority>,
+        /// Which of the matching open tasks to list.
+        page: Page,
     },
 }
 
@@ -86,6 +89,9 @@ pub struct TrackOut {
     /// Open tasks (status), oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_tasks: Option<Vec<OpenTask>>,
+    /// status: where the listed open tasks stand among all that match.
+    #[serde(flatten)]
+    pub more: More,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -97,13 +103,13 @@ fn limits(project: &Project) -> Limits {
     }
 }
 
-fn open_ids(idx: &TimingIndex, now_ms: i64, limits: &Limits) -> String {
-    let list = idx.open.list(now_ms, limits);
+fn open_ids(idx: &TimingIndex) -> String {
+    let list = idx.open.sorted();
     if list.is_empty() {
         "there are no open tasks".into()
     } else {
-        let ids: Vec<&str> = list.iter().take(20).map(|t| t.task_id.as_str()).collect();
-        format!("open tasks: {}", ids.join(", "))
+        let ids = list.iter().map(|t| t.task_id.as_str());
+        format!("open tasks: {}", crate::error::some_of(ids, ", "))
     }
 }
 
@@ -121,6 +127,7 @@ pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
         status: None,
         todo_limit_s: None,
         open_tasks: None,
+        more: More::default(),
         warnings: Vec::new(),
     };
     let log = project.timing_log()?;
@@ -170,12 +177,11 @@ pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
             result,
             end_ms,
         } => {
-            let lim = limits;
             let (line, row) = log.submit(move |idx| {
                 let Some(open) = idx.open.get(&task_id) else {
                     return Err(Error::NotFound(format!(
                         "task_id {task_id:?} has no open start to stop ({})",
-                        open_ids(idx, now_ms, &lim)
+                        open_ids(idx)
                     )));
                 };
                 let Some(start_ms) = open.start_ms else {
@@ -263,14 +269,19 @@ pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
             task_id,
             mode,
             priority,
+            page,
         } => {
             let lim = limits;
-            let mut open = log.submit(move |idx| Ok((Vec::new(), idx.open.list(now_ms, &lim))))?;
-            open.retain(|t| {
-                task_id.as_ref().is_none_or(|id| &t.task_id == id)
-                    && mode.as_ref().is_none_or(|m| t.mode.eq_ignore_ascii_case(m))
-                    && priority.is_none_or(|p| t.priority == p)
-            });
+            let (open, more) = log.submit(move |idx| {
+                let (listed, more) = page.take(idx.open.sorted().into_iter().filter(|t| {
+                    task_id.as_ref().is_none_or(|id| &t.task_id == id)
+                        && mode.as_ref().is_none_or(|m| t.mode.eq_ignore_ascii_case(m))
+                        && priority.is_none_or(|p| t.priority == p)
+                }));
+                let listed: Vec<OpenTask> = listed.into_iter().map(|t| t.at(now_ms, &lim)).collect();
+                Ok((Vec::new(), (listed, more)))
+            })?;
+            out.more = more;
             for t in &open {
                 match t.status {
                     TaskStatus::Overrun => out.warnings.push(format!(
@@ -471,6 +482,7 @@ mod tests {
             task_id: None,
             mode: None,
             priority: None,
+            page: Page::default(),
         };
         assert_eq!(track(&p, status, now).unwrap().open_tasks.unwrap().len(), 1);
     }

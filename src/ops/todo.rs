@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::heavy;
+use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::todo::{Counts, StatusFilter, Todo, TodoItem};
@@ -21,6 +22,8 @@ pub struct TodoQuery {
     pub section: Option<String>,
     pub status: StatusFilter,
     pub include_details: bool,
+    /// Which of the matching items to list.
+    pub page: Page,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -37,10 +40,14 @@ pub struct TodoOut {
     pub exists: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Matching items in file order (by default the pending ones). An
-    /// item's `section` is given when it differs from the item listed
-    /// before it; items without one are under the same headings.
+    /// Matching items in file order (by default the pending ones), at most
+    /// `limit` from `offset`. An item's `section` is given when it differs
+    /// from the item listed before it; items without one are under the same
+    /// headings.
     pub items: Vec<TodoItem>,
+    /// Where the listed items stand among all matching ones.
+    #[serde(flatten)]
+    pub more: More,
     /// Counts over the items of the matching sections, whatever their status.
     pub counts: Counts,
     /// Counts per section, in file order.
@@ -85,15 +92,14 @@ fn compute(project: &Project, loaded: &Loaded<Todo>, q: &TodoQuery) -> Result<To
             if heads.is_empty() {
                 "(none)".to_string()
             } else {
-                heads.join("; ")
+                crate::error::some_of(heads.iter().map(String::as_str), "; ")
             }
         )));
     }
     let mut counts = Counts::default();
     let mut sections: Vec<SectionCounts> = Vec::new();
     let mut section_at: HashMap<String, usize> = HashMap::new();
-    let mut items = Vec::new();
-    let mut last_section: Option<Vec<String>> = None;
+    let mut matching = Vec::new();
     for i in loaded.value.items.iter().filter(|i| in_section(i)) {
         counts.add(i.status);
         let key = if i.section.is_empty() {
@@ -114,24 +120,31 @@ fn compute(project: &Project, loaded: &Loaded<Todo>, q: &TodoQuery) -> Result<To
             }
         }
         if q.status.matches(i.status) {
-            let mut item = i.clone();
-            if !q.include_details {
-                item.details.clear();
-            }
-            // The heading path is given once per run of items under it.
-            if last_section.as_ref() == Some(&i.section) {
-                item.section.clear();
-            } else {
-                last_section = Some(i.section.clone());
-            }
-            items.push(item);
+            matching.push(i);
         }
+    }
+    let (page, more) = q.page.take(matching);
+    let mut items = Vec::with_capacity(page.len());
+    let mut last_section: Option<&Vec<String>> = None;
+    for i in page {
+        let mut item = i.clone();
+        if !q.include_details {
+            item.details.clear();
+        }
+        // The heading path is given once per run of items under it.
+        if last_section == Some(&i.section) {
+            item.section.clear();
+        } else {
+            last_section = Some(&i.section);
+        }
+        items.push(item);
     }
     Ok(TodoOut {
         file: project.todo.path.rel().to_string(),
         exists: loaded.exists,
         version: loaded.version.clone(),
         items,
+        more,
         counts,
         sections,
         problems: loaded.value.problems.clone(),

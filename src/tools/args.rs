@@ -13,7 +13,17 @@ use serde_json::{Map, Value};
 
 use super::{ToolError, schema};
 use crate::error::{Error, shown, shown_json};
+use crate::ops::page::{DEFAULT_LIMIT, Page};
 use crate::server::Server;
+
+/// The `limit` and `offset` of a paged list (their ranges are in the
+/// schema and checked with the other arguments).
+pub fn page(limit: Option<u32>, offset: Option<u32>) -> Page {
+    Page {
+        limit: limit.map_or(DEFAULT_LIMIT, |l| l as usize),
+        offset: offset.unwrap_or(0) as usize,
+    }
+}
 
 /// A tool's arguments, or why they are not acceptable (the tool returns
 /// that error first).
@@ -48,8 +58,8 @@ impl<T: DeserializeOwned> FromContextPart<ToolCallContext<'_, Server>> for Param
     }
 }
 
-/// Checks the lengths the schema states (`minLength`, `maxLength`,
-/// `maxItems`, also of list items), so that what the schema promises is
+/// Checks the lengths and ranges the schema states (`minLength`,
+/// `maxLength`, `maxItems`, `minimum`, `maximum`, also of list items), so that what the schema promises is
 /// what the server enforces, before any argument is used or repeated.
 fn limits(args: &Value, schema: &Map<String, Value>) -> Result<(), String> {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
@@ -92,6 +102,23 @@ fn check_length(name: &str, v: &Value, s: &Value) -> Result<(), String> {
                 } else {
                     format!("argument {name} must be at least {min} characters long")
                 });
+            }
+        }
+        Value::Number(n) => {
+            let (min, max) = (
+                s.get("minimum").and_then(Value::as_f64),
+                s.get("maximum").and_then(Value::as_f64),
+            );
+            if let Some(x) = n.as_f64()
+                && (min.is_some_and(|m| x < m) || max.is_some_and(|m| x > m))
+            {
+                let range = match (min, max) {
+                    (Some(a), Some(b)) => format!("from {a} to {b}"),
+                    (Some(a), None) => format!("at least {a}"),
+                    (None, Some(b)) => format!("at most {b}"),
+                    (None, None) => String::new(),
+                };
+                return Err(format!("argument {name} must be {range}, got {n}"));
             }
         }
         Value::Array(items) => {

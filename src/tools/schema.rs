@@ -228,6 +228,17 @@ fn drop_null_from_optional_properties(o: &mut Map<String, Value>) {
 pub fn lean_output(schema: &Map<String, Value>) -> Map<String, Value> {
     let mut out = lean(schema);
     if let Some(Value::Object(props)) = out.get_mut("properties") {
+        // Any answer may have been cut to its budget (tools/json.rs).
+        let cut = schemars::schema_for!(super::json::Cut);
+        if let Some(cut) = cut.as_object() {
+            let mut cut = lean(cut);
+            cut.remove("title");
+            cut.insert(
+                "description".into(),
+                "Present when the answer was over its budget and was cut to fit.".into(),
+            );
+            props.insert("cut".into(), Value::Object(cut));
+        }
         for p in props.values_mut() {
             let own = p.get("description").cloned();
             drop_descriptions(p);

@@ -5,6 +5,7 @@ pub mod stdio;
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use rmcp::transport::async_rw::AsyncRwTransport;
 
 use crate::server::Server;
 
@@ -17,8 +18,12 @@ pub async fn in_process_call(
 ) -> Result<CallToolResult, String> {
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let (sr, sw) = tokio::io::split(server_io);
+    // Both ends are this process: no message is too long to pass (a line
+    // over rmcp's default 16 MiB would be dropped, and the call would wait
+    // for its answer forever).
+    let server_io = AsyncRwTransport::new_server(sr, sw).with_max_line_length(usize::MAX);
     let server_task = tokio::spawn(async move {
-        match server.serve((sr, sw)).await {
+        match server.serve(server_io).await {
             Ok(running) => {
                 let _ = running.waiting().await;
             }
@@ -26,8 +31,9 @@ pub async fn in_process_call(
         }
     });
     let (cr, cw) = tokio::io::split(client_io);
+    let client_io = AsyncRwTransport::new_client(cr, cw).with_max_line_length(usize::MAX);
     let client = ()
-        .serve((cr, cw))
+        .serve(client_io)
         .await
         .map_err(|e| format!("cannot start the in-process session: {e}"))?;
     let result = client

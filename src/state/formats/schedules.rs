@@ -600,7 +600,7 @@ fn normalize(
                 warnings.push(format!(
                     "mode {} is not a known mode; known: {}",
                     shown(&s),
-                    modes.slugs().join(", ")
+                    crate::error::some_of(modes.slugs(), ", ")
                 ));
             }
             Ok(Value::String(s))
@@ -975,7 +975,8 @@ pub fn delete(s: &mut Schedules, id: &str) -> Result<Value> {
     Ok(s.list_mut().remove(pos))
 }
 
-fn not_found(id: &str, known: &[String]) -> Error {
+/// The error for an unknown schedule id, with some of the known ones.
+pub fn not_found(id: &str, known: &[String]) -> Error {
     if known.is_empty() {
         Error::NotFound(format!(
             "no schedule with id {}: there are no schedules",
@@ -985,7 +986,7 @@ fn not_found(id: &str, known: &[String]) -> Error {
         Error::NotFound(format!(
             "no schedule with id {}; existing ids: {}",
             shown(id),
-            known.join(", ")
+            crate::error::some_of(known.iter().map(String::as_str), ", ")
         ))
     }
 }

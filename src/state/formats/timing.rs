@@ -492,6 +492,16 @@ pub struct OpenTask {
 }
 
 impl OpenTask {
+    /// This task with its elapsed time and status at `now_ms`.
+    pub fn at(&self, now_ms: i64, limits: &Limits) -> OpenTask {
+        let mut t = self.clone();
+        t.elapsed_s = t
+            .start_ms
+            .map(|s| (now_ms.saturating_sub(s).max(0) / 1000) as u64);
+        t.status = limits.status(t.priority, t.elapsed_s.unwrap_or(0));
+        t
+    }
+
     /// The complete row that stops this task at `end_ms` (a start without a
     /// readable time counts from `end_ms`).
     pub fn stop_row(&self, now_ms: i64, end_ms: i64, result: String) -> NewRow {
@@ -576,22 +586,16 @@ impl OpenTracker {
         self.open.get(task_id)
     }
 
-    /// Open tasks, oldest start first, with elapsed time and status at `now_ms`.
-    pub fn list(&self, now_ms: i64, limits: &Limits) -> Vec<OpenTask> {
-        let mut v: Vec<OpenTask> = self
-            .open
-            .values()
-            .map(|t| {
-                let mut t = t.clone();
-                t.elapsed_s = t
-                    .start_ms
-                    .map(|s| (now_ms.saturating_sub(s).max(0) / 1000) as u64);
-                t.status = limits.status(t.priority, t.elapsed_s.unwrap_or(0));
-                t
-            })
-            .collect();
+    /// Open tasks, oldest start first.
+    pub fn sorted(&self) -> Vec<&OpenTask> {
+        let mut v: Vec<&OpenTask> = self.open.values().collect();
         v.sort_by_key(|t| (t.start_ms.unwrap_or(i64::MAX), t.line));
         v
+    }
+
+    /// How many tasks are open.
+    pub fn count(&self) -> usize {
+        self.open.len()
     }
 }
 
@@ -794,9 +798,12 @@ pub struct Summary {
     pub groups: Option<Vec<GroupStats>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups_total: Option<usize>,
-    /// Tasks started and not yet stopped (matching the filter).
+    /// Tasks started and not yet stopped (matching the filter), oldest
+    /// first (at most 200 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_tasks: Vec<OpenTask>,
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_zero")]
+    pub open_tasks_total: u64,
     /// Completed todo tasks over the limit (at most 200 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overruns: Vec<Overrun>,
@@ -847,6 +854,7 @@ pub fn summarize<R: BufRead>(mut input: R, opt: &SummaryOptions) -> std::io::Res
         groups: None,
         groups_total: None,
         open_tasks: Vec::new(),
+        open_tasks_total: 0,
         overruns: Vec::new(),
         overruns_total: 0,
         malformed: Vec::new(),
@@ -942,7 +950,13 @@ pub fn summarize<R: BufRead>(mut input: R, opt: &SummaryOptions) -> std::io::Res
         g.truncate(MAX_LISTED);
         s.groups = Some(g);
     }
-    s.open_tasks = open.list(opt.now_ms, &opt.limits);
+    s.open_tasks_total = open.count() as u64;
+    s.open_tasks = open
+        .sorted()
+        .into_iter()
+        .take(MAX_LISTED)
+        .map(|t| t.at(opt.now_ms, &opt.limits))
+        .collect();
     if opt.include_rows {
         s.rows = Some(rows_out.into_iter().collect());
     }

@@ -3,21 +3,50 @@
 //! sees a half-written file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use super::may_block;
 use crate::error::{Error, Result};
 use crate::state::path::ProjectPath;
 
-/// Reads a whole file, `None` when it does not exist.
+/// The largest file read whole (the logs, read as streams, have no such
+/// limit): the parsed form and the answers built from it take several
+/// times a file's size in memory.
+pub const MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole file, `None` when it does not exist; a file over
+/// [`MAX_READ_BYTES`] is an error that says so.
 pub fn read_optional(path: &ProjectPath) -> Result<Option<Vec<u8>>> {
     may_block()?;
-    match fs::read(path.abs()) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", path.rel(), e)),
+    let rel = path.rel();
+    let mut f = match File::open(path.abs()) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read", rel, e)),
+    };
+    let too_big = |size: u64| {
+        Error::Limit(format!(
+            "{rel} is {size} bytes, over the {MAX_READ_BYTES} bytes (64 MiB) loop-orchestrator reads of a state file; shorten it or move old content elsewhere"
+        ))
+    };
+    let size = f
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", rel, e))?
+        .len();
+    if size > MAX_READ_BYTES {
+        return Err(too_big(size));
     }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // The file may grow while it is read.
+    (&mut f)
+        .take(MAX_READ_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", rel, e))?;
+    if bytes.len() as u64 > MAX_READ_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(Some(bytes))
 }
 
 /// Opens a file to read it as a stream (never whole), with its size; `None`

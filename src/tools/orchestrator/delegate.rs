@@ -63,6 +63,15 @@ pub struct DelegateArgs {
     /// list: also list completed and cancelled delegations.
     #[serde(default)]
     pub include_finished: bool,
+    /// list: how many delegations to give (default 200).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// list: skip this many delegations first (an answer that stops early
+    /// gives `next_offset`).
+    #[serde(default)]
+    #[schemars(range(max = 100_000_000))]
+    pub offset: Option<u32>,
 }
 
 fn text_arg(name: &str, v: &str, max: usize) -> Result<String> {
@@ -90,7 +99,10 @@ const TAKES: Takes<'static> = &[
             "parent_task_id",
         ],
     ),
-    ("action \"list\"", &["include_finished"]),
+    (
+        "action \"list\"",
+        &["include_finished", "limit", "offset"],
+    ),
     ("action \"complete\"", &["delegation_id", "result"]),
     ("action \"cancel\"", &["delegation_id", "result"]),
 ];
@@ -109,6 +121,8 @@ impl TryFrom<DelegateArgs> for Delegate {
             ("delegation_id", a.delegation_id.is_some()),
             ("result", a.result.is_some()),
             ("include_finished", a.include_finished),
+            ("limit", a.limit.is_some()),
+            ("offset", a.offset.is_some()),
         ];
         Ok(match a.action {
             DelegateAction::Create => {
@@ -149,6 +163,7 @@ impl TryFrom<DelegateArgs> for Delegate {
                 only("action \"list\"", &given, TAKES)?;
                 Delegate::List {
                     include_finished: a.include_finished,
+                    page: crate::tools::args::page(a.limit, a.offset),
                 }
             }
             DelegateAction::Complete | DelegateAction::Cancel => {

@@ -64,9 +64,9 @@ impl Server {
         Parameters(args): Parameters<schedules::ManageArgs>,
     ) -> Result<Json<ManageOut>, ToolError> {
         let op = Manage::try_from(args?)?;
-        if matches!(op, Manage::List) {
+        if let Manage::List { page } = op {
             return read(&self.app, move |p| {
-                ops::schedules::manage(p, Manage::List, Timestamp::now())
+                ops::schedules::manage(p, Manage::List { page }, Timestamp::now())
             })
             .await
             .map(Json::new);

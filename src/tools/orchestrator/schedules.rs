@@ -21,6 +21,15 @@ pub struct StatusArgs {
     /// Include the first 200 characters of each schedule's instructions.
     #[serde(default)]
     pub include_instructions: bool,
+    /// How many schedules to list (default 200).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Skip this many schedules first (an answer that stops early gives
+    /// `next_offset`).
+    #[serde(default)]
+    #[schemars(range(max = 100_000_000))]
+    pub offset: Option<u32>,
 }
 
 impl From<StatusArgs> for StatusQuery {
@@ -29,6 +38,7 @@ impl From<StatusArgs> for StatusQuery {
             schedule_id: a.schedule_id,
             include_inactive: a.include_inactive,
             include_instructions: a.include_instructions,
+            page: crate::tools::args::page(a.limit, a.offset),
         }
     }
 }
@@ -80,6 +90,15 @@ pub struct ManageArgs {
     #[serde(default)]
     #[schemars(length(max = 64))]
     pub expected_version: Option<String>,
+    /// list: how many schedules to give (default 200).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// list: skip this many schedules first (an answer that stops early
+    /// gives `next_offset`).
+    #[serde(default)]
+    #[schemars(range(max = 100_000_000))]
+    pub offset: Option<u32>,
 }
 
 const TAKES: Takes<'static> = &[
@@ -94,7 +113,7 @@ const TAKES: Takes<'static> = &[
         "action \"deactivate\"",
         &["schedule_id", "expected_version"],
     ),
-    ("action \"list\"", &[]),
+    ("action \"list\"", &["limit", "offset"]),
 ];
 
 impl TryFrom<ManageArgs> for Manage {
@@ -114,6 +133,8 @@ impl TryFrom<ManageArgs> for Manage {
             ("schedule", a.schedule.is_some()),
             ("fields", a.fields.is_some()),
             ("expected_version", a.expected_version.is_some()),
+            ("limit", a.limit.is_some()),
+            ("offset", a.offset.is_some()),
         ];
         if a.action == Action::Create && a.schedule_id.is_some() {
             return Err(Error::invalid(
@@ -127,7 +148,11 @@ impl TryFrom<ManageArgs> for Manage {
         }
         only(name, &given, TAKES)?;
         let change = match a.action {
-            Action::List => return Ok(Manage::List),
+            Action::List => {
+                return Ok(Manage::List {
+                    page: crate::tools::args::page(a.limit, a.offset),
+                });
+            }
             Action::Create => ScheduleChange::Create {
                 schedule: required(a.schedule, "schedule", name).map_err(|_| {
                     Error::invalid(

@@ -59,6 +59,15 @@ pub struct TrackArgs {
     #[serde(default)]
     #[schemars(length(max = 64))]
     pub end_time: Option<String>,
+    /// status: how many open tasks to list (default 200).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// status: skip this many open tasks first (an answer that stops early
+    /// gives `next_offset`).
+    #[serde(default)]
+    #[schemars(range(max = 100_000_000))]
+    pub offset: Option<u32>,
 }
 
 /// A text cell: trimmed, tabs and line breaks as spaces, at most `max`
@@ -140,7 +149,10 @@ const TAKES: Takes<'static> = &[
             "end_time",
         ],
     ),
-    ("action \"status\"", &["task_id", "mode", "priority"]),
+    (
+        "action \"status\"",
+        &["task_id", "mode", "priority", "limit", "offset"],
+    ),
 ];
 
 impl TryFrom<TrackArgs> for Track {
@@ -155,6 +167,8 @@ impl TryFrom<TrackArgs> for Track {
             ("result", a.result.is_some()),
             ("start_time", a.start_time.is_some()),
             ("end_time", a.end_time.is_some()),
+            ("limit", a.limit.is_some()),
+            ("offset", a.offset.is_some()),
         ];
         let task_id = task_id_arg(a.task_id.as_deref())?;
         let mode = mode_arg(a.mode.as_deref())?;
@@ -202,6 +216,7 @@ impl TryFrom<TrackArgs> for Track {
                     task_id,
                     mode,
                     priority: a.priority,
+                    page: crate::tools::args::page(a.limit, a.offset),
                 }
             }
         })

@@ -20,6 +20,15 @@ pub struct TodoArgs {
     /// Include each item's `- **Key**: value` details.
     #[serde(default)]
     pub include_details: bool,
+    /// How many items to list (default 200).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Skip this many matching items first (an answer that stops early
+    /// gives `next_offset`).
+    #[serde(default)]
+    #[schemars(range(max = 100_000_000))]
+    pub offset: Option<u32>,
 }
 
 impl TryFrom<TodoArgs> for TodoQuery {
@@ -34,6 +43,7 @@ impl TryFrom<TodoArgs> for TodoQuery {
             section,
             status: a.status,
             include_details: a.include_details,
+            page: crate::tools::args::page(a.limit, a.offset),
         })
     }
 }
