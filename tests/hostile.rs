@@ -258,3 +258,147 @@ async fn hostile_mode_files_are_refused_with_the_reason() {
     assert!(v["schedule"]["id"].is_string(), "{v}");
     c.cancel().await.unwrap();
 }
+
+/// Long lists are paged: a page says where the rest is, and the next page
+/// starts there.
+#[tokio::test]
+async fn long_lists_are_paged_with_totals_and_a_next_offset() {
+    let root = root_with("empty");
+    let mut todo = String::from("# Tasks\n");
+    for i in 0..20_000 {
+        todo.push_str(&format!("- [ ] item {i}\n"));
+    }
+    std::fs::write(root.path().join("TODO.md"), todo).unwrap();
+    let mut tsv = String::from(
+        "timestamp\tmode\ttask_id\tstart_time\tend_time\tduration\ttask\tresult\tpriority\n",
+    );
+    for i in 0..5_000 {
+        tsv.push_str(&format!(
+            "2026-01-01T00:00:00Z\tcode\tt{i}\t2026-01-01T00:00:00Z\t\t\ttimer {i}\tstarted\tnormal\n"
+        ));
+    }
+    std::fs::write(root.path().join("task_timing.tsv"), tsv).unwrap();
+    let c = connect(root.path()).await;
+
+    let v = ok(&c, "get_todo_status", json!({})).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 200);
+    assert_eq!(
+        (&v["truncated"], &v["next_offset"], &v["total"]),
+        (&json!(true), &json!(200), &json!(20_000))
+    );
+    let v = ok(
+        &c,
+        "get_todo_status",
+        json!({"offset": 19_950, "limit": 100}),
+    )
+    .await;
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    assert_eq!(items[0]["text"], "item 19950");
+    assert_eq!(
+        items[0]["section"],
+        json!(["Tasks"]),
+        "a page names its section"
+    );
+    assert!(v.get("truncated").is_none() && v.get("next_offset").is_none());
+
+    let v = ok(
+        &c,
+        "track_task_time",
+        json!({"action": "status", "limit": 1000}),
+    )
+    .await;
+    assert_eq!(v["open_tasks"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        (&v["next_offset"], &v["total"]),
+        (&json!(1000), &json!(5000))
+    );
+    let v = ok(&c, "get_time_tracking", json!({})).await;
+    assert_eq!(v["open_tasks"].as_array().unwrap().len(), 200);
+    assert_eq!(v["open_tasks_total"], 5000);
+
+    let e = err(&c, "get_todo_status", json!({"limit": 5000})).await;
+    assert!(
+        e.contains("argument limit must be from 1 to 1000, got 5000"),
+        "{e}"
+    );
+    c.cancel().await.unwrap();
+}
+
+/// An answer over its budget is cut to fit and says so; a state file over
+/// the read limit is refused with its size; `call` answers whatever the
+/// size of its arguments.
+#[tokio::test]
+async fn answers_keep_to_their_budget_and_huge_files_are_refused() {
+    let root = root_with("messy");
+    let path = root.path().join(".roo/schedules.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["schedules"][0]["name"] = json!("n".repeat(3_000_000));
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(
+        root.path().join(".roo/orchestrator.toml"),
+        "[limits]\nanswer_bytes = 65536\n",
+    )
+    .unwrap();
+    let c = connect(root.path()).await;
+    for (tool, args) in [
+        ("get_schedule_status", json!({"include_inactive": true})),
+        ("manage_schedules", json!({"action": "list"})),
+    ] {
+        let r = call(&c, tool, args).await;
+        let body = text(&r);
+        assert!(body.len() <= 65_536, "{tool}: {} bytes", body.len());
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["cut"]["budget"], 65_536, "{tool}");
+        assert_eq!(v["cut"]["strings"], 1, "{tool}");
+        assert!(
+            body.contains("… [cut: 3000000 bytes in all]"),
+            "{tool}: {}",
+            &body[..300]
+        );
+    }
+    c.cancel().await.unwrap();
+
+    // Over the read limit: a clear error, nothing read whole.
+    let f = std::fs::File::create(root.path().join("TODO.md")).unwrap();
+    f.set_len(65 * 1024 * 1024).unwrap();
+    let out = run(root.path(), &["call", "get_todo_status"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("TODO.md is 68157440 bytes, over the 67108864 bytes (64 MiB)"),
+        "{stderr}"
+    );
+
+    // A 20 MB argument passes the in-process pipe and is refused by name
+    // (before, rmcp dropped the line and `call` waited forever).
+    let args = serde_json::to_string(&json!({"section": "s".repeat(20_000_000)})).unwrap();
+    let mut child = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args(["call", "get_todo_status", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(args.as_bytes());
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`call` hung on a 20 MB argument");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("argument section is too long"), "{stderr}");
+    assert!(stderr.len() < 1000);
+}

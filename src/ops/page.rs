@@ -58,13 +58,23 @@ impl Page {
             }
             total += 1;
         }
-        let end = self.offset.saturating_add(out.len());
-        let more = More {
+        let more = self.more(total, out.len());
+        (out, more)
+    }
+
+    /// Whether an item at position `n` of the list is on this page.
+    pub fn holds(&self, n: usize) -> bool {
+        n >= self.offset && n - self.offset < self.limit
+    }
+
+    /// Where this page stands, with `listed` of `total` items on it.
+    pub fn more(&self, total: usize, listed: usize) -> More {
+        let end = self.offset.saturating_add(listed);
+        More {
             truncated: end < total,
             next_offset: (end < total).then_some(end),
-            total: (out.len() < total).then_some(total),
-        };
-        (out, more)
+            total: (listed < total).then_some(total),
+        }
     }
 }
 
@@ -88,7 +98,11 @@ mod tests {
                 total: Some(10)
             }
         );
-        let (items, more) = Page { offset: 8, limit: 3 }.take(0..10);
+        let (items, more) = Page {
+            offset: 8,
+            limit: 3,
+        }
+        .take(0..10);
         assert_eq!(items, [8, 9]);
         assert!(!more.truncated && more.next_offset.is_none());
         assert_eq!(more.total, Some(10));

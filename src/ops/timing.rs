@@ -278,7 +278,8 @@ pub fn track(project: &Project, op: Track, now: Timestamp) -> Result<TrackOut> {
                         && mode.as_ref().is_none_or(|m| t.mode.eq_ignore_ascii_case(m))
                         && priority.is_none_or(|p| t.priority == p)
                 }));
-                let listed: Vec<OpenTask> = listed.into_iter().map(|t| t.at(now_ms, &lim)).collect();
+                let listed: Vec<OpenTask> =
+                    listed.into_iter().map(|t| t.at(now_ms, &lim)).collect();
                 Ok((Vec::new(), (listed, more)))
             })?;
             out.more = more;

@@ -99,41 +99,62 @@ fn compute(project: &Project, loaded: &Loaded<Todo>, q: &TodoQuery) -> Result<To
     let mut counts = Counts::default();
     let mut sections: Vec<SectionCounts> = Vec::new();
     let mut section_at: HashMap<String, usize> = HashMap::new();
-    let mut matching = Vec::new();
-    for i in loaded.value.items.iter().filter(|i| in_section(i)) {
-        counts.add(i.status);
-        let key = if i.section.is_empty() {
-            "(no heading)".to_string()
-        } else {
-            i.section.join(" > ")
-        };
-        match section_at.get(&key) {
-            Some(&at) => sections[at].counts.add(i.status),
-            None => {
-                let mut c = Counts::default();
-                c.add(i.status);
-                section_at.insert(key.clone(), sections.len());
-                sections.push(SectionCounts {
-                    section: key,
-                    counts: c,
-                });
+    let mut matched = 0usize;
+    let mut page = Vec::new();
+    // Items under the same headings share their path: the section's
+    // lookups are done once per run of such items.
+    let mut run: Option<(&Arc<[String]>, bool, usize)> = None;
+    for i in &loaded.value.items {
+        let (wanted, at) = match run {
+            Some((s, wanted, at)) if Arc::ptr_eq(s, &i.section) => (wanted, at),
+            _ => {
+                let wanted = in_section(i);
+                let key = if i.section.is_empty() {
+                    "(no heading)".to_string()
+                } else {
+                    i.section.join(" > ")
+                };
+                let at = match section_at.get(&key) {
+                    Some(&at) => at,
+                    None if !wanted => usize::MAX,
+                    None => {
+                        section_at.insert(key.clone(), sections.len());
+                        sections.push(SectionCounts {
+                            section: key,
+                            counts: Counts::default(),
+                        });
+                        sections.len() - 1
+                    }
+                };
+                run = Some((&i.section, wanted, at));
+                (wanted, at)
             }
+        };
+        if !wanted {
+            continue;
+        }
+        counts.add(i.status);
+        if let Some(s) = sections.get_mut(at) {
+            s.counts.add(i.status);
         }
         if q.status.matches(i.status) {
-            matching.push(i);
+            if q.page.holds(matched) {
+                page.push(i);
+            }
+            matched += 1;
         }
     }
-    let (page, more) = q.page.take(matching);
+    let more = q.page.more(matched, page.len());
     let mut items = Vec::with_capacity(page.len());
-    let mut last_section: Option<&Vec<String>> = None;
+    let mut last_section: Option<&Arc<[String]>> = None;
     for i in page {
         let mut item = i.clone();
         if !q.include_details {
             item.details.clear();
         }
         // The heading path is given once per run of items under it.
-        if last_section == Some(&i.section) {
-            item.section.clear();
+        if last_section.is_some_and(|s| **s == *i.section) {
+            item.section = Arc::from([]);
         } else {
             last_section = Some(&i.section);
         }
@@ -170,12 +191,12 @@ mod tests {
         let out = status(&p, &TodoQuery::default()).unwrap();
         let texts: Vec<&str> = out.items.iter().map(|i| i.text.as_str()).collect();
         assert_eq!(texts, vec!["one", "two", "three"]);
-        assert_eq!(out.items[0].section, vec!["A".to_string()]);
+        assert_eq!(*out.items[0].section, ["A".to_string()]);
         assert!(
             out.items[1].section.is_empty(),
             "same section as the item before"
         );
-        assert_eq!(out.items[2].section, vec!["B".to_string()]);
+        assert_eq!(*out.items[2].section, ["B".to_string()]);
         assert_eq!((out.counts.total, out.counts.done), (4, 1));
         let all = TodoQuery {
             status: StatusFilter::All,

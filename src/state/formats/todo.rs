@@ -1,6 +1,7 @@
 //! `TODO.md` (docs/formats.md, "TODO.md"): checklist items with their section path, nesting
 //! and `- **Key**: value` details. Read-only.
 
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -57,14 +58,19 @@ pub struct Detail {
     pub value: String,
 }
 
+fn no_section(s: &Arc<[String]>) -> bool {
+    s.is_empty()
+}
+
 /// One checklist item.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TodoItem {
     pub text: String,
     pub status: ItemStatus,
     /// Headings above the item, outermost first (absent before any heading).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub section: Vec<String>,
+    /// Shared by the items under the same headings.
+    #[serde(default, skip_serializing_if = "no_section")]
+    pub section: Arc<[String]>,
     /// 1-based line number.
     pub line: usize,
     /// 1 for children of a top-level item, 2 for theirs, ...; absent for
@@ -117,6 +123,7 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut headings: Vec<(usize, String)> = Vec::new();
+    let mut section: Arc<[String]> = Arc::from([]);
     // (indent, index into items)
     let mut stack: Vec<(usize, usize)> = Vec::new();
     let mut in_fence = false;
@@ -142,6 +149,7 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
                     .trim()
                     .to_string(),
             ));
+            section = headings.iter().map(|(_, t)| t.clone()).collect();
             stack.clear();
             continue;
         }
@@ -159,7 +167,7 @@ pub fn parse(bytes: Option<&[u8]>, _rel: &str) -> Result<Todo> {
             todo.items.push(TodoItem {
                 text: c[2].trim().to_string(),
                 status,
-                section: headings.iter().map(|(_, t)| t.clone()).collect(),
+                section: Arc::clone(&section),
                 line: line_no,
                 depth: stack.len(),
                 parent_line,
@@ -259,14 +267,14 @@ mod tests {
             ]
         );
         let ci = &t.items[2];
-        assert_eq!(ci.section, vec!["Plan", "Phase 1"]);
+        assert_eq!(*ci.section, ["Plan", "Phase 1"]);
         assert_eq!(ci.parent_line, Some(4));
         assert_eq!(ci.details.len(), 2);
         assert_eq!(ci.details[0].key, "Owner");
         assert_eq!(ci.details[0].value, "code mode");
         assert_eq!(ci.details[1].key, "Due");
         assert_eq!(ci.details[1].value, "Friday");
-        assert_eq!(t.items[7].section, vec!["Plan", "Phase 2", "Later"]);
+        assert_eq!(*t.items[7].section, ["Plan", "Phase 2", "Later"]);
         assert_eq!(t.items[7].line, 20);
     }
 

@@ -99,10 +99,7 @@ const TAKES: Takes<'static> = &[
             "parent_task_id",
         ],
     ),
-    (
-        "action \"list\"",
-        &["include_finished", "limit", "offset"],
-    ),
+    ("action \"list\"", &["include_finished", "limit", "offset"]),
     ("action \"complete\"", &["delegation_id", "result"]),
     ("action \"cancel\"", &["delegation_id", "result"]),
 ];
