@@ -35,15 +35,17 @@ pub enum Error {
         "{path} is read-only (its permissions allow no writes), so the server does not change it; make it writable (chmod u+w {path}) to allow this"
     )]
     ReadOnly { path: String },
-    /// Another process held the file's lock for longer than the lock timeout.
+    /// The file's lock was held for longer than the lock timeout.
     #[error(
-        "timed out after {:.1} s waiting for the lock on {path} (lock file {lock}); another loop-orchestrator process is writing it",
+        "timed out after {:.1} s waiting for the lock on {path} (lock file {lock}); {holder}",
         waited.as_secs_f64()
     )]
     LockTimeout {
         path: String,
         lock: String,
         waited: Duration,
+        /// Who holds it, as far as the lock file tells.
+        holder: String,
     },
     /// `expected_version` did not match the file on disk.
     #[error(

@@ -249,3 +249,54 @@ fn a_writer_killed_mid_write_leaves_whole_files() {
     assert!(names.len() <= 20, "retention keeps 20: {}", names.len());
     assert_whole(root.path());
 }
+
+/// Issue 7, item 4: 8 processes with 100 schedule creates each in flight at
+/// once used to time out on the lock for most of them (each rewrite took
+/// the lock alone, and a process that had just released it took it again
+/// before pollers in other processes woke). The rewrites queued in one
+/// process are now written together, and all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_creates_from_many_processes_all_succeed() {
+    const PROCS: usize = 8;
+    const PER: usize = 100;
+    let root = root_with("empty");
+    let mut clients = Vec::new();
+    for _ in 0..PROCS {
+        clients.push(std::sync::Arc::new(connect(root.path()).await));
+    }
+    let mut calls = Vec::new();
+    for (c, client) in clients.iter().enumerate() {
+        for i in 0..PER {
+            let client = std::sync::Arc::clone(client);
+            calls.push(async move {
+                call(
+                    &client,
+                    "manage_schedules",
+                    json!({"action": "create", "schedule": {"name": format!("c{c}-{i}"),
+                           "mode": "code", "taskInstructions": "x"}}),
+                )
+                .await
+            });
+        }
+    }
+    let results = futures::future::join_all(calls).await;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.is_error == Some(true))
+        .map(text)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} creates failed, the first: {}",
+        failed.len(),
+        PROCS * PER,
+        failed[0]
+    );
+    let doc: Value = serde_json::from_str(&read(root.path(), ".roo/schedules.json")).unwrap();
+    assert_eq!(doc["schedules"].as_array().unwrap().len(), PROCS * PER);
+    for c in clients {
+        if let Ok(c) = std::sync::Arc::try_unwrap(c) {
+            c.cancel().await.unwrap();
+        }
+    }
+}

@@ -12,7 +12,7 @@ use super::heavy;
 use crate::error::{Error, Result};
 use crate::state::Project;
 pub use crate::state::formats::memory::NewEntry;
-use crate::state::formats::memory::{self, Entry, Memory, SECTIONS};
+use crate::state::formats::memory::{Entry, Memory, SECTIONS};
 use crate::state::store::cache::Same;
 use crate::state::store::file::Loaded;
 
@@ -292,8 +292,9 @@ pub fn update(project: &Project, u: Update, now: Timestamp) -> Result<UpdateOut>
     let archive = &project.memory_archive;
     let written = project
         .memory
-        .update(u.expected_version.as_deref(), now, |bytes| {
-            let mut m = memory::parse(bytes, &rel)?;
+        .update(u.expected_version.as_deref(), now, |current: &mut Memory| {
+            // Changed on a copy: a refusal below leaves the file's value as it was.
+            let mut m = current.clone();
             if let Some((line, column)) = m.invalid_utf8 {
                 return Err(Error::Corrupt {
                     path: rel.clone(),
@@ -340,18 +341,18 @@ pub fn update(project: &Project, u: Update, now: Timestamp) -> Result<UpdateOut>
                         line: e.line,
                     });
                 }
-                archive.update(None, now, |old| {
-                    let mut bytes =
-                        old.map_or_else(|| ARCHIVE_HEADER.as_bytes().to_vec(), <[u8]>::to_vec);
+                archive.update(None, now, |old: &mut Option<Vec<u8>>| {
+                    let bytes = old.get_or_insert_with(|| ARCHIVE_HEADER.as_bytes().to_vec());
                     if !bytes.ends_with(b"\n") {
                         bytes.push(b'\n');
                     }
                     bytes.extend_from_slice(&block);
-                    Ok((Some(bytes), ()))
+                    Ok((true, ()))
                 })?;
             }
             let result = (line, lines_added, m.line_count(), archived, m.problems.clone());
-            Ok((Some(m.to_bytes()), result))
+            *current = m;
+            Ok((true, result))
         })?;
     let (line, lines_added, line_count, archived, problems) = written.value;
     Ok(UpdateOut {

@@ -283,38 +283,34 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
         }
         other => other,
     };
-    let rel = file.clone();
-    let written = project
-        .schedules
-        .update(expected_version.as_deref(), now, |bytes| {
-            let mut s: Schedules = schedules::parse(bytes, &rel)?;
-            let mut deleted = None;
-            let id = match change {
-                ScheduleChange::Create { schedule } => {
-                    schedules::create(&mut s, schedule, &modes, now, &tz, &mut warnings)?
-                }
-                ScheduleChange::Update { id, fields } => {
-                    let c = Change::Update(fields);
-                    schedules::change(&mut s, &id, c, &modes, now, &tz, &mut warnings)?;
-                    id
-                }
-                ScheduleChange::SetActive { id, active } => {
-                    let c = Change::SetActive(active);
-                    schedules::change(&mut s, &id, c, &modes, now, &tz, &mut warnings)?;
-                    id
-                }
-                ScheduleChange::Delete { id } => {
-                    deleted = Some(schedules::delete(&mut s, &id)?);
-                    id
-                }
-            };
-            let stored = s.find(&id).map(|o| Value::Object(o.clone()));
-            let status = s.find(&id).map(|o| schedules::status(o, now, &tz));
-            Ok((
-                Some(schedules::to_bytes(&s.doc)),
-                (stored, status, deleted, warnings),
-            ))
-        })?;
+    let written =
+        project
+            .schedules
+            .update(expected_version.as_deref(), now, |s: &mut Schedules| {
+                let mut deleted = None;
+                let id = match change {
+                    ScheduleChange::Create { schedule } => {
+                        schedules::create(s, schedule, &modes, now, &tz, &mut warnings)?
+                    }
+                    ScheduleChange::Update { id, fields } => {
+                        let c = Change::Update(fields);
+                        schedules::change(s, &id, c, &modes, now, &tz, &mut warnings)?;
+                        id
+                    }
+                    ScheduleChange::SetActive { id, active } => {
+                        let c = Change::SetActive(active);
+                        schedules::change(s, &id, c, &modes, now, &tz, &mut warnings)?;
+                        id
+                    }
+                    ScheduleChange::Delete { id } => {
+                        deleted = Some(schedules::delete(s, &id)?);
+                        id
+                    }
+                };
+                let stored = s.find(&id).map(|o| Value::Object(o.clone()));
+                let status = s.find(&id).map(|o| schedules::status(o, now, &tz));
+                Ok((true, (stored, status, deleted, warnings)))
+            })?;
     let (schedule, status, deleted, warnings) = written.value;
     Ok(ManageOut {
         action,

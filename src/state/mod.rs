@@ -39,7 +39,8 @@ pub struct Project {
     pub(crate) config: Config,
     pub(crate) schedules: StateFile<schedules::Schedules>,
     pub(crate) memory: StateFile<memory::Memory>,
-    pub(crate) memory_archive: StateFile<()>,
+    /// The archive's bytes (`None`: it does not exist yet).
+    pub(crate) memory_archive: StateFile<Option<Vec<u8>>>,
     pub(crate) todo: StateFile<todo::Todo>,
     modes_cache: Cache<ModeSet>,
     /// Results the ops memoize (see `store::cache::Memos`).
@@ -52,8 +53,16 @@ pub struct Project {
 /// An append log started on first use (or why it could not start).
 type LogCell<S> = OnceLock<std::result::Result<AppendLog<S>, Error>>;
 
-fn no_parse(_: Option<&[u8]>, _: &str) -> Result<()> {
-    Ok(())
+fn raw(bytes: Option<&[u8]>, _: &str) -> Result<Option<Vec<u8>>> {
+    Ok(bytes.map(<[u8]>::to_vec))
+}
+
+fn save_raw(bytes: &Option<Vec<u8>>) -> Vec<u8> {
+    bytes.clone().unwrap_or_default()
+}
+
+fn save_schedules(s: &schedules::Schedules) -> Vec<u8> {
+    schedules::to_bytes(&s.doc)
 }
 
 impl Project {
@@ -63,13 +72,13 @@ impl Project {
         let backups = Arc::new(Backups::new(f.backups.clone(), config.backups_keep));
         let file = |path: &ProjectPath| (path.clone(), Arc::clone(&locks), Arc::clone(&backups));
         let (p, l, b) = file(&f.schedules);
-        let schedules = StateFile::new(p, schedules::parse, l, b);
+        let schedules = StateFile::new(p, schedules::parse, Some(save_schedules), l, b);
         let (p, l, b) = file(&f.memory);
-        let memory = StateFile::new(p, memory::parse, l, b);
+        let memory = StateFile::new(p, memory::parse, Some(memory::Memory::to_bytes), l, b);
         let (p, l, b) = file(&f.memory_archive);
-        let memory_archive = StateFile::new(p, no_parse, l, b);
+        let memory_archive = StateFile::new(p, raw, Some(save_raw), l, b);
         let (p, l, b) = file(&f.todo);
-        let todo = StateFile::new(p, todo::parse, l, b);
+        let todo = StateFile::new(p, todo::parse, None, l, b);
         Project {
             schedules,
             memory,

@@ -7,6 +7,7 @@
 //! Numbers are stored as strings.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -863,11 +864,14 @@ pub fn create(
             )));
         }
     }
-    let ids = s.ids();
+    let ids: HashSet<Cow<'_, str>> = s.items().filter_map(|o| text(o, "id")).collect();
     let mut id = now.as_millisecond();
-    while ids.contains(&id.to_string()) {
-        id += 1;
+    while ids.contains(id.to_string().as_str()) {
+        id = id
+            .checked_add(1)
+            .ok_or_else(|| Error::Internal("no schedule id is free".into()))?;
     }
+    drop(ids);
     let id = id.to_string();
     let stamp = iso(now);
     let all_days: Map<String, Value> = DAYS

@@ -3,12 +3,15 @@
 //! locked read-modify-write with version check, backup and atomic replace.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use jiff::Timestamp;
 
 use super::backup::Backups;
 use super::cache::Cache;
-use super::lock::Locks;
+use super::group::{Begun, Commit, Group, Leader, Seen};
+use super::lock::{LockGuard, Locks};
+use super::may_block;
 use super::replace::{read_optional, refuse_read_only, replace};
 use super::stamp::{Stamp, version};
 use crate::error::{Error, Result};
@@ -28,6 +31,9 @@ pub struct Loaded<T> {
 /// argument is its name for messages.
 pub type Parser<T> = fn(Option<&[u8]>, &str) -> Result<T>;
 
+/// Serializes a parsed file.
+pub type Saver<T> = fn(&T) -> Vec<u8>;
+
 /// The outcome of a locked update.
 #[derive(Debug)]
 pub struct Written<R> {
@@ -46,21 +52,27 @@ pub struct StateFile<T> {
     cache: Cache<Loaded<T>>,
     locks: Arc<Locks>,
     backups: Arc<Backups>,
+    /// How the server writes the file; `None`: it never does.
+    save: Option<Saver<T>>,
+    group: Group<T>,
 }
 
 impl<T> StateFile<T> {
     pub fn new(
         path: ProjectPath,
         parse: Parser<T>,
+        save: Option<Saver<T>>,
         locks: Arc<Locks>,
         backups: Arc<Backups>,
     ) -> Self {
         StateFile {
             path,
             parse,
+            save,
             cache: Cache::default(),
             locks,
             backups,
+            group: Group::default(),
         }
     }
 
@@ -80,49 +92,335 @@ impl<T> StateFile<T> {
         })
     }
 
-    /// Locked read-modify-write. `f` gets the current bytes (`None` when the
-    /// file does not exist) and returns the new bytes (`None`: leave the file
-    /// alone) and a value. The previous content is backed up before it is
-    /// replaced; `expected_version` must match the current version when given.
+    /// Locked read-modify-write. `f` gets the parsed file and changes it
+    /// in place; it returns whether it changed it, and a value. It must
+    /// leave the file's value as it found it when it returns an error. The
+    /// previous content is backed up before it is replaced;
+    /// `expected_version` must match the current version when given.
+    ///
+    /// Rewrites queued in this process are written together
+    /// ([`group`](super::group)): the file is parsed once, each `f` sees
+    /// what the one before it left, and they share one lock, one backup and
+    /// one replace.
     pub fn update<R>(
         &self,
         expected_version: Option<&str>,
         now: Timestamp,
-        f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
+        f: impl FnOnce(&mut T) -> Result<(bool, R)>,
     ) -> Result<Written<R>> {
-        let _guard = self.locks.lock(&self.path)?;
-        refuse_read_only(&self.path)?;
-        let current = read_optional(&self.path)?;
-        let current_version = current.as_deref().map(version);
-        if let Some(expected) = expected_version
-            && current_version.as_deref() != Some(expected)
-        {
-            return Err(Error::VersionMismatch {
-                path: self.path.rel().to_string(),
-                expected: expected.to_string(),
-                actual: current_version.unwrap_or_else(|| "(the file does not exist)".into()),
-            });
-        }
-        let (new, value) = f(current.as_deref())?;
-        let Some(new) = new.filter(|n| current.as_deref() != Some(n.as_slice())) else {
-            return Ok(Written {
-                value,
-                version: current_version,
-                backup_id: None,
-                changed: false,
-            });
+        may_block()?;
+        let Some(save) = self.save else {
+            return Err(Error::Internal(format!(
+                "{} is not written by this server",
+                self.path
+            )));
         };
-        let backup_id = match current.as_deref() {
-            Some(old) => Some(self.backups.store(&self.path, old, now)?),
+        let start = Instant::now();
+        let deadline = start + self.locks.timeout();
+        let leader = Writer {
+            file: self,
+            save,
+            start,
+            now,
+        };
+        let path = &self.path;
+        let turn = self
+            .group
+            .run(deadline, &leader, |work: &mut T, seen: Seen<'_>| {
+                if let Some(expected) = expected_version {
+                    // The version of what this change sees: the file as read, or
+                    // as the changes before it in the batch left it.
+                    let actual = match seen {
+                        Seen::AsRead(bytes) => bytes.map(version),
+                        Seen::Changed => Some(version(&save(work))),
+                    };
+                    if actual.as_deref() != Some(expected) {
+                        return Err(Error::VersionMismatch {
+                            path: path.rel().to_string(),
+                            expected: expected.to_string(),
+                            actual: actual.unwrap_or_else(|| "(the file does not exist)".into()),
+                        });
+                    }
+                }
+                f(work)
+            })?;
+        Ok(Written {
+            value: turn.value,
+            version: turn.version,
+            backup_id: turn.backup_id,
+            changed: turn.changed,
+        })
+    }
+}
+
+/// A leader's file operations on a state file, for one call.
+struct Writer<'a, T> {
+    file: &'a StateFile<T>,
+    save: Saver<T>,
+    /// When the call started waiting.
+    start: Instant,
+    /// The call's time, for backup names.
+    now: Timestamp,
+}
+
+impl<'a, T> Leader<T> for Writer<'a, T> {
+    type Lock = LockGuard<'a>;
+
+    fn begin(&self, deadline: Instant) -> Result<Begun<LockGuard<'a>, T>> {
+        let path = &self.file.path;
+        let lock = self.file.locks.lock_until(path, self.start, deadline)?;
+        refuse_read_only(path)?;
+        let bytes = read_optional(path)?;
+        let work = (self.file.parse)(bytes.as_deref(), path.rel())?;
+        let bytes: Option<Arc<[u8]>> = bytes.map(Arc::from);
+        Ok(Begun { lock, bytes, work })
+    }
+
+    fn save(&self, work: &T) -> Vec<u8> {
+        (self.save)(work)
+    }
+
+    fn commit(&self, old: Option<&[u8]>, new: &[u8]) -> Result<Commit> {
+        let path = &self.file.path;
+        let backup_id = match old {
+            Some(old) => Some(self.file.backups.store(path, old, self.now)?),
             None => None,
         };
-        replace(&self.path, &new)?;
-        self.cache.clear();
-        Ok(Written {
-            value,
-            version: Some(version(&new)),
+        replace(path, new)?;
+        self.file.cache.clear();
+        Ok(Commit {
             backup_id,
-            changed: true,
+            version: Some(version(new)),
         })
+    }
+
+    fn version(&self, bytes: &[u8]) -> String {
+        version(bytes)
+    }
+
+    fn timed_out(&self) -> Error {
+        self.file.locks.timed_out(&self.file.path, self.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn lines(bytes: Option<&[u8]>, _: &str) -> Result<Vec<String>> {
+        let text = String::from_utf8_lossy(bytes.unwrap_or_default());
+        Ok(text.lines().map(str::to_string).collect())
+    }
+
+    fn save_lines(l: &Vec<String>) -> Vec<u8> {
+        #![allow(clippy::ptr_arg)] // a `Saver<Vec<String>>`
+        l.iter()
+            .flat_map(|s| format!("{s}\n").into_bytes())
+            .collect()
+    }
+
+    fn file(root: &std::path::Path, timeout: Duration) -> StateFile<Vec<String>> {
+        let locks = Arc::new(Locks::new(
+            ProjectPath::resolve(root, ".roo/.locks"),
+            timeout,
+        ));
+        let backups = Arc::new(Backups::new(
+            ProjectPath::resolve(root, ".roo/backups"),
+            1000,
+        ));
+        StateFile::new(
+            ProjectPath::resolve(root, "list.txt"),
+            lines,
+            Some(save_lines),
+            locks,
+            backups,
+        )
+    }
+
+    fn backups(root: &std::path::Path) -> usize {
+        std::fs::read_dir(root.join(".roo/backups/list.txt")).map_or(0, |d| d.count())
+    }
+
+    /// Runs `n` threads that start together, each calling `f(i)`.
+    fn together<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+        let start = Barrier::new(n);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let (start, f) = (&start, &f);
+                    s.spawn(move || {
+                        start.wait();
+                        f(i)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    #[test]
+    fn rewrites_queued_together_are_all_written_with_fewer_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path(), Duration::from_secs(10));
+        f.update(None, Timestamp::now(), |l| {
+            l.push("first".into());
+            Ok((true, ()))
+        })
+        .unwrap();
+        let n = 48;
+        let out = together(n, |i| {
+            f.update(None, Timestamp::now(), |l| {
+                // Slow enough that the others queue meanwhile.
+                std::thread::sleep(Duration::from_millis(2));
+                l.push(format!("line {i}"));
+                Ok((true, l.len()))
+            })
+            .unwrap()
+        });
+        let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
+        let got: Vec<&str> = on_disk.lines().collect();
+        assert_eq!(got.len(), n + 1);
+        for i in 0..n {
+            assert!(got.contains(&format!("line {i}").as_str()), "line {i} lost");
+        }
+        // Each change saw the ones before it: the lengths they saw are 2..=n+1.
+        let mut seen: Vec<usize> = out.iter().map(|w| w.value).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (2..=n + 1).collect::<Vec<_>>());
+        // Every answer names the version now on disk, and a backup.
+        let last = version(on_disk.as_bytes());
+        assert!(
+            out.iter()
+                .any(|w| w.version.as_deref() == Some(last.as_str()))
+        );
+        assert!(out.iter().all(|w| w.changed && w.backup_id.is_some()));
+        assert!(
+            backups(dir.path()) < n,
+            "{} backups for {n} rewrites",
+            backups(dir.path())
+        );
+    }
+
+    #[test]
+    fn a_failing_or_panicking_change_leaves_the_others_of_its_batch_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path(), Duration::from_secs(10));
+        let out = together(24, |i| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f.update(None, Timestamp::now(), |l| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    match i % 3 {
+                        0 => Err(Error::invalid(format!("no {i}"))),
+                        _ => {
+                            l.push(format!("line {i}"));
+                            Ok((true, ()))
+                        }
+                    }
+                })
+            }))
+        });
+        for (i, r) in out.iter().enumerate() {
+            let r = r.as_ref().unwrap();
+            assert_eq!(r.is_ok(), i % 3 != 0, "{i}: {r:?}");
+        }
+        let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
+        assert_eq!(on_disk.lines().count(), 16);
+
+        // A change that panics loses its batch's unwritten changes (their
+        // callers get an error) and leaves the file and the queue usable.
+        let out = together(8, |i| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f.update(None, Timestamp::now(), |l| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    if i == 3 {
+                        panic!("a bug");
+                    }
+                    l.push(format!("again {i}"));
+                    Ok((true, ()))
+                })
+            }))
+        });
+        let ok = out.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
+        assert_eq!(on_disk.lines().count(), 16 + ok, "acknowledged = written");
+        f.update(None, Timestamp::now(), |l| {
+            l.push("after".into());
+            Ok((true, ()))
+        })
+        .unwrap();
+        let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
+        assert_eq!(on_disk.lines().count(), 17 + ok);
+    }
+
+    #[test]
+    fn expected_version_is_checked_against_what_each_change_sees() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path(), Duration::from_secs(10));
+        let v0 = f
+            .update(None, Timestamp::now(), |l| {
+                l.push("a".into());
+                Ok((true, ()))
+            })
+            .unwrap()
+            .version
+            .unwrap();
+        // Two changes from the same version: the first wins, the second is
+        // refused even when both are written in one batch.
+        let out = together(2, |_| {
+            f.update(Some(&v0), Timestamp::now(), |l| {
+                std::thread::sleep(Duration::from_millis(5));
+                l.push("b".into());
+                Ok((true, ()))
+            })
+        });
+        let refused = out
+            .iter()
+            .filter(|r| matches!(r, Err(Error::VersionMismatch { .. })))
+            .count();
+        assert_eq!(refused, 1, "{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("list.txt")).unwrap(),
+            "a\nb\n"
+        );
+    }
+
+    #[test]
+    fn a_caller_that_times_out_waiting_changes_nothing_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path(), Duration::from_millis(200));
+        // Another lock table on the same directory stands for another
+        // process: its flock conflicts with ours.
+        let other = Locks::new(
+            ProjectPath::resolve(dir.path(), ".roo/.locks"),
+            Duration::from_secs(1),
+        );
+        let held = other
+            .lock(&ProjectPath::resolve(dir.path(), "list.txt"))
+            .unwrap();
+        let out = together(3, |_| {
+            f.update(None, Timestamp::now(), |l| {
+                l.push("x".into());
+                Ok((true, ()))
+            })
+        });
+        for r in &out {
+            let e = r.as_ref().unwrap_err();
+            assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+            assert!(e.to_string().contains(" has held it since "), "{e}");
+        }
+        assert!(!dir.path().join("list.txt").exists());
+        drop(held);
+        f.update(None, Timestamp::now(), |l| {
+            l.push("y".into());
+            Ok((true, ()))
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("list.txt")).unwrap(),
+            "y\n"
+        );
     }
 }

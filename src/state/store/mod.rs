@@ -11,6 +11,7 @@
 //!   one `fdatasync` per batch, under the lock);
 //! * [`file`]: the cached state file (parse once per change of the file's
 //!   stamp; locked update with version check, backup and atomic replace);
+//! * [`group`]: group commit for whole-file rewrites queued in one process;
 //! * [`backup`]: the backup store;
 //! * [`cache`]: in-memory caches of parsed files and memoized results;
 //! * [`stamp`]: cheap change detection and content versions.
@@ -24,6 +25,7 @@ pub mod append;
 pub mod backup;
 pub mod cache;
 pub mod file;
+pub mod group;
 pub mod lock;
 pub mod replace;
 pub mod stamp;
