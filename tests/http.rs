@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -15,52 +14,6 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-
-/// A running daemon, killed on drop.
-struct Daemon {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "http", "--port", "0"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a line on stderr").unwrap();
-    let url = first
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or("")
-        .to_string();
-    // The line says where MCP is and which root is served.
-    let root = root.canonicalize().unwrap();
-    let expected = first.contains(&format!("MCP: {url}/mcp"))
-        && first.contains(&format!("root: {}", root.display()));
-    if url.is_empty() || !expected {
-        // No daemon outlives a failed test.
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("unexpected first line: {first}");
-    }
-    // Keep draining stderr so the daemon never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    Daemon { child, url }
-}
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
 

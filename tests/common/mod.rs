@@ -133,3 +133,60 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 pub fn read(root: &Path, rel: &str) -> String {
     String::from_utf8_lossy(&std::fs::read(root.join(rel)).unwrap()).into_owned()
 }
+
+/// A running HTTP daemon, killed on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    /// `http://HOST:PORT`
+    pub url: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// `HOST:PORT`, for raw TCP clients.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+/// Starts `loop-orchestrator --root ROOT --mode http --port 0 EXTRA…` and
+/// reads where it listens from its first line on stderr.
+pub fn start(root: &Path, extra: &[&str]) -> Daemon {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "http", "--port", "0"])
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line on stderr").unwrap();
+    let url = first
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("")
+        .to_string();
+    // The line says where MCP is and which root is served.
+    let root = root.canonicalize().unwrap();
+    let expected = first.contains(&format!("MCP: {url}/mcp"))
+        && first.contains(&format!("root: {}", root.display()));
+    if url.is_empty() || !expected {
+        // No daemon outlives a failed test.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("unexpected first line: {first}");
+    }
+    // Keep draining stderr so the daemon never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Daemon { child, url }
+}
