@@ -25,16 +25,16 @@
 use rmcp::model::{
     CallToolRequest, CallToolRequestMethod, CancelTaskMethod, CancelTaskRequest,
     ClientJsonRpcMessage, ClientRequest, CompleteRequest, CompleteRequestMethod, ConstString,
-    DiscoverRequest, DiscoverRequestMethod, ErrorCode, GetPromptRequest, GetPromptRequestMethod,
-    GetSkillRequest, GetSkillRequestMethod, GetTaskMethod, GetTaskRequest, InitializeRequest,
-    InitializeResultMethod, ListPromptsRequest, ListPromptsRequestMethod,
+    DiscoverRequest, DiscoverRequestMethod, ErrorCode, ErrorData, GetPromptRequest,
+    GetPromptRequestMethod, GetSkillRequest, GetSkillRequestMethod, GetTaskMethod, GetTaskRequest,
+    InitializeRequest, InitializeResultMethod, ListPromptsRequest, ListPromptsRequestMethod,
     ListResourceTemplatesRequest, ListResourceTemplatesRequestMethod, ListResourcesRequest,
     ListResourcesRequestMethod, ListSkillsRequest, ListSkillsRequestMethod, ListToolsRequest,
     ListToolsRequestMethod, PingRequest, PingRequestMethod, ReadResourceDirectoryRequest,
     ReadResourceDirectoryRequestMethod, ReadResourceRequest, ReadResourceRequestMethod, RequestId,
-    SetLevelRequest, SetLevelRequestMethod, SubscribeRequest, SubscribeRequestMethod,
-    SubscriptionsListenRequest, SubscriptionsListenRequestMethod, UnsubscribeRequest,
-    UnsubscribeRequestMethod, UpdateTaskMethod, UpdateTaskRequest,
+    ServerJsonRpcMessage, SetLevelRequest, SetLevelRequestMethod, SubscribeRequest,
+    SubscribeRequestMethod, SubscriptionsListenRequest, SubscriptionsListenRequestMethod,
+    UnsubscribeRequest, UnsubscribeRequestMethod, UpdateTaskMethod, UpdateTaskRequest,
 };
 use serde_json::Value;
 
@@ -74,6 +74,14 @@ impl Rejection {
         });
         // Serializing a `Value` built from strings and numbers cannot fail.
         serde_json::to_vec(&v).unwrap_or_default()
+    }
+
+    /// The answer as an rmcp message, for a transport that sends those.
+    pub fn to_message(&self) -> ServerJsonRpcMessage {
+        ServerJsonRpcMessage::error(
+            ErrorData::new(self.code, self.message.clone(), None),
+            self.id.clone(),
+        )
     }
 }
 

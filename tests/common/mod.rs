@@ -190,3 +190,49 @@ pub fn start(root: &Path, extra: &[&str]) -> Daemon {
     std::thread::spawn(move || for _ in lines {});
     Daemon { child, url }
 }
+
+/// Reads SSE events (name, data) from a response body.
+pub struct Events {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Events {
+    pub fn new(r: reqwest::Response) -> Self {
+        use futures::StreamExt;
+        Events {
+            stream: r.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event, skipping keep-alive comments; panics after 10 s.
+    pub async fn next(&mut self) -> (String, String) {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "message".to_string();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim().to_string();
+                    } else if let Some(x) = line.strip_prefix("data:") {
+                        data.push_str(x.trim_start());
+                    }
+                }
+                if data.is_empty() && block.lines().all(|l| l.starts_with(':')) {
+                    continue; // keep-alive comment
+                }
+                return (event, data);
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.stream.next())
+                    .await
+                    .expect("an event within 10 s")
+                    .expect("stream open")
+                    .unwrap();
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
