@@ -340,3 +340,75 @@ async fn sse_streams_are_capped_and_the_least_recently_active_idle_one_goes_firs
         .unwrap();
     assert_eq!(kept.status(), 202);
 }
+
+#[tokio::test]
+async fn sessions_are_capped_idle_ones_give_way_and_busy_ones_get_503() {
+    let root = root_with_http("max_sessions = 2");
+    let d = start(root.path(), &[]);
+    let init = || async {
+        let r = post_mcp(&d, INIT).send().await.unwrap();
+        let status = r.status();
+        let sid = r
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = r.text().await.unwrap();
+        (status, sid, body)
+    };
+    let in_session = |sid: &str, body: &str| {
+        post_mcp(&d, body)
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", "2025-06-18")
+            .send()
+    };
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let (_, a, _) = init().await;
+    let a = a.unwrap();
+    assert_eq!(in_session(&a, initialized).await.unwrap().status(), 202);
+    let (_, b, _) = init().await;
+    let b = b.unwrap();
+    assert_eq!(in_session(&b, initialized).await.unwrap().status(), 202);
+    // a is now the least recently active: c takes its place.
+    let (status, c, _) = init().await;
+    assert_eq!(status, 200);
+    let c = c.unwrap();
+    assert_eq!(in_session(&c, initialized).await.unwrap().status(), 202);
+    let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
+    assert_eq!(
+        in_session(&a, ping).await.unwrap().status(),
+        404,
+        "a was closed"
+    );
+    assert_eq!(in_session(&b, ping).await.unwrap().status(), 200);
+    let h: Value = reqwest::get(format!("{}/healthz", d.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["sessions"], 2, "{h}");
+    // With a stream open on each, no session is idle: a new one gets 503.
+    let mut streams = Vec::new();
+    for sid in [&b, &c] {
+        let r = reqwest::Client::new()
+            .get(format!("{}/mcp", d.url))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", sid.as_str())
+            .header("mcp-protocol-version", "2025-06-18")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        streams.push(r);
+    }
+    let (status, _, body) = init().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("max_sessions"), "{body}");
+    drop(streams);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, body) = init().await;
+    assert_eq!(
+        status, 200,
+        "a closed stream makes its session idle again: {body}"
+    );
+}

@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod security;
+pub mod sessions;
 pub mod sse;
 
 use std::sync::Arc;
@@ -17,7 +18,6 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rmcp::ServerHandler;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,6 +55,7 @@ pub enum HttpError {
 }
 
 struct AppState<S> {
+    http_sessions: Arc<sessions::Capped>,
     sessions: Arc<sse::Sessions<S>>,
     stateless: bool,
 }
@@ -62,6 +63,7 @@ struct AppState<S> {
 impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
         AppState {
+            http_sessions: Arc::clone(&self.http_sessions),
             sessions: Arc::clone(&self.sessions),
             stateless: self.stateless,
         }
@@ -74,6 +76,7 @@ async fn healthz<S>(State(st): State<AppState<S>>) -> Json<serde_json::Value> {
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
         "mode": if st.stateless { "stateless" } else { "sessions" },
+        "sessions": st.http_sessions.count(),
         "sse_sessions": st.sessions.count(),
     }))
 }
@@ -114,12 +117,14 @@ where
         .with_max_request_body_bytes(MAX_BODY)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     let factory = service.clone();
+    let http_sessions = Arc::new(sessions::Capped::new(opts.limits.max_sessions));
     let mcp = StreamableHttpService::new(
         move || Ok(factory.clone()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::clone(&http_sessions),
         config,
     );
     let state = AppState {
+        http_sessions: Arc::clone(&http_sessions),
         sessions: Arc::new(sse::Sessions::new(
             service,
             ct.child_token(),
@@ -131,7 +136,8 @@ where
     use axum::middleware::from_fn_with_state as layer;
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(body::check_frame));
+        .layer(axum::middleware::from_fn(body::check_frame))
+        .layer(layer(http_sessions, sessions::admit));
     // The MCP routes: bearer token (outermost, so a refused request does no
     // work), then the body read whole (so a slow body is not counted as in
     // flight), then admission control.
