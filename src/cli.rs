@@ -338,6 +338,7 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
         insecure_no_auth: cli.insecure_no_auth,
         allowed_hosts: config.allowed_hosts.clone(),
         allowed_origins: config.allowed_origins.clone(),
+        limits: config.http,
     });
     if let Some(opts) = &http
         && let Err(e) = http::check(opts)

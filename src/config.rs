@@ -65,6 +65,33 @@ pub struct TimeZoneSetting {
     pub tz: jiff::tz::TimeZone,
 }
 
+/// Timeouts and caps of the HTTP daemon (`[http]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpLimits {
+    /// A request's headers must arrive within this (`header_timeout_s`),
+    /// counted from the connection's first poll for a request; an idle
+    /// keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this once its headers have
+    /// (`body_timeout_s`).
+    pub body_timeout: Duration,
+    /// Most streamable HTTP sessions at once (`max_sessions`).
+    pub max_sessions: usize,
+    /// Most legacy SSE streams at once (`max_sse_streams`).
+    pub max_sse_streams: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_sessions: 1000,
+            max_sse_streams: 256,
+        }
+    }
+}
+
 /// The whole configuration, resolved against the root.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +105,8 @@ pub struct Config {
     pub timezone: TimeZoneSetting,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
+    /// Timeouts and caps of the HTTP daemon (`[http]`).
+    pub http: HttpLimits,
     pub lock_timeout: Duration,
     /// The budget of a tool answer's JSON (`[limits] answer_bytes`).
     pub answer_bytes: usize,
@@ -212,11 +241,28 @@ impl Default for RawScheduler {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawHttp {
     allowed_hosts: Vec<NonEmpty>,
     allowed_origins: Vec<NonEmpty>,
+    header_timeout_s: Seconds,
+    body_timeout_s: Seconds,
+    max_sessions: PositiveInt,
+    max_sse_streams: PositiveInt,
+}
+impl Default for RawHttp {
+    fn default() -> Self {
+        let d = HttpLimits::default();
+        RawHttp {
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            header_timeout_s: Seconds(d.header_timeout.as_secs_f64()),
+            body_timeout_s: Seconds(d.body_timeout.as_secs_f64()),
+            max_sessions: PositiveInt(d.max_sessions as u64),
+            max_sse_streams: PositiveInt(d.max_sse_streams as u64),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -295,12 +341,12 @@ planned!(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLocks {
-    timeout_s: LockSeconds,
+    timeout_s: Seconds,
 }
 impl Default for RawLocks {
     fn default() -> Self {
         RawLocks {
-            timeout_s: LockSeconds(10.0),
+            timeout_s: Seconds(10.0),
         }
     }
 }
@@ -342,11 +388,11 @@ validated!(PositiveInt, u64, |v| if *v == 0 {
     Ok(())
 });
 
-/// How long a write waits for another process's lock: 0 to 3600 s.
+/// A timeout in seconds: above 0, at most 3600.
 #[derive(Debug, Clone, Copy)]
-struct LockSeconds(f64);
+struct Seconds(f64);
 validated!(
-    LockSeconds,
+    Seconds,
     f64,
     |v| if v.is_finite() && *v > 0.0 && *v <= 3600.0 {
         Ok(())
@@ -522,6 +568,12 @@ impl Config {
             timezone: TimeZoneSetting { name: tz_name, tz },
             allowed_hosts: raw.http.allowed_hosts.into_iter().map(|h| h.0).collect(),
             allowed_origins: raw.http.allowed_origins.into_iter().map(|h| h.0).collect(),
+            http: HttpLimits {
+                header_timeout: Duration::from_secs_f64(raw.http.header_timeout_s.0),
+                body_timeout: Duration::from_secs_f64(raw.http.body_timeout_s.0),
+                max_sessions: usize::try_from(raw.http.max_sessions.0).unwrap_or(usize::MAX),
+                max_sse_streams: usize::try_from(raw.http.max_sse_streams.0).unwrap_or(usize::MAX),
+            },
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
             answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
             root,

@@ -4,63 +4,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use futures::StreamExt;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-
-/// A running daemon, killed on drop.
-struct Daemon {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(root: &std::path::Path, extra: &[&str]) -> Daemon {
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "http", "--port", "0"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a line on stderr").unwrap();
-    let url = first
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or("")
-        .to_string();
-    // The line says where MCP is and which root is served.
-    let root = root.canonicalize().unwrap();
-    let expected = first.contains(&format!("MCP: {url}/mcp"))
-        && first.contains(&format!("root: {}", root.display()));
-    if url.is_empty() || !expected {
-        // No daemon outlives a failed test.
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("unexpected first line: {first}");
-    }
-    // Keep draining stderr so the daemon never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    Daemon { child, url }
-}
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
 
@@ -161,41 +113,6 @@ async fn stateless_mode_answers_each_post_with_json() {
     );
 }
 
-/// Reads SSE events (name, data) from a response body.
-struct Events {
-    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
-
-impl Events {
-    async fn next(&mut self) -> (String, String) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut event = "message".to_string();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(e) = line.strip_prefix("event:") {
-                        event = e.trim().to_string();
-                    } else if let Some(x) = line.strip_prefix("data:") {
-                        data.push_str(x.trim_start());
-                    }
-                }
-                if data.is_empty() && block.lines().all(|l| l.starts_with(':')) {
-                    continue; // keep-alive comment
-                }
-                return (event, data);
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
-                .await
-                .expect("an event within 10 s")
-                .expect("stream open")
-                .unwrap();
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
 #[tokio::test]
 async fn legacy_sse_flow_with_raw_http() {
     let root = root_with("messy");
@@ -204,10 +121,7 @@ async fn legacy_sse_flow_with_raw_http() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     assert_eq!(r.headers()["x-accel-buffering"], "no");
-    let mut ev = Events {
-        stream: r.bytes_stream().boxed(),
-        buf: String::new(),
-    };
+    let mut ev = Events::new(r);
     let (name, endpoint) = ev.next().await;
     assert_eq!(name, "endpoint");
     assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");

@@ -1,5 +1,6 @@
 //! Transports: they carry MCP messages and know nothing about tools.
 
+pub mod frame;
 pub mod http;
 pub mod stdio;
 

@@ -133,3 +133,106 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 pub fn read(root: &Path, rel: &str) -> String {
     String::from_utf8_lossy(&std::fs::read(root.join(rel)).unwrap()).into_owned()
 }
+
+/// A running HTTP daemon, killed on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+    /// `http://HOST:PORT`
+    pub url: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// `HOST:PORT`, for raw TCP clients.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+/// Starts `loop-orchestrator --root ROOT --mode http --port 0 EXTRA…` and
+/// reads where it listens from its first line on stderr.
+pub fn start(root: &Path, extra: &[&str]) -> Daemon {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "http", "--port", "0"])
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line on stderr").unwrap();
+    let url = first
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("")
+        .to_string();
+    // The line says where MCP is and which root is served.
+    let root = root.canonicalize().unwrap();
+    let expected = first.contains(&format!("MCP: {url}/mcp"))
+        && first.contains(&format!("root: {}", root.display()));
+    if url.is_empty() || !expected {
+        // No daemon outlives a failed test.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("unexpected first line: {first}");
+    }
+    // Keep draining stderr so the daemon never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Daemon { child, url }
+}
+
+/// Reads SSE events (name, data) from a response body.
+pub struct Events {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Events {
+    pub fn new(r: reqwest::Response) -> Self {
+        use futures::StreamExt;
+        Events {
+            stream: r.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event, skipping keep-alive comments; panics after 10 s.
+    pub async fn next(&mut self) -> (String, String) {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "message".to_string();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim().to_string();
+                    } else if let Some(x) = line.strip_prefix("data:") {
+                        data.push_str(x.trim_start());
+                    }
+                }
+                if data.is_empty() && block.lines().all(|l| l.starts_with(':')) {
+                    continue; // keep-alive comment
+                }
+                return (event, data);
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.stream.next())
+                    .await
+                    .expect("an event within 10 s")
+                    .expect("stream open")
+                    .unwrap();
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}

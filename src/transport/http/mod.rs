@@ -6,23 +6,26 @@
 //! When the application's shutdown token fires it stops accepting, lets the
 //! requests in flight finish (bounded) and returns.
 
+pub mod body;
 pub mod security;
+pub mod sessions;
 pub mod sse;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rmcp::ServerHandler;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use security::{Policy, is_loopback};
 
 use crate::app::SHUTDOWN_GRACE;
+use crate::config::HttpLimits;
 
 /// Request bodies are capped at 4 MiB (413 beyond).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -37,6 +40,7 @@ pub struct Options {
     pub insecure_no_auth: bool,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
+    pub limits: HttpLimits,
 }
 
 /// Why the daemon did not run.
@@ -51,6 +55,7 @@ pub enum HttpError {
 }
 
 struct AppState<S> {
+    http_sessions: Arc<sessions::Capped>,
     sessions: Arc<sse::Sessions<S>>,
     stateless: bool,
 }
@@ -58,6 +63,7 @@ struct AppState<S> {
 impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
         AppState {
+            http_sessions: Arc::clone(&self.http_sessions),
             sessions: Arc::clone(&self.sessions),
             stateless: self.stateless,
         }
@@ -70,6 +76,7 @@ async fn healthz<S>(State(st): State<AppState<S>>) -> Json<serde_json::Value> {
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
         "mode": if st.stateless { "stateless" } else { "sessions" },
+        "sessions": st.http_sessions.count(),
         "sse_sessions": st.sessions.count(),
     }))
 }
@@ -110,31 +117,42 @@ where
         .with_max_request_body_bytes(MAX_BODY)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     let factory = service.clone();
+    let http_sessions = Arc::new(sessions::Capped::new(opts.limits.max_sessions));
     let mcp = StreamableHttpService::new(
         move || Ok(factory.clone()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::clone(&http_sessions),
         config,
     );
     let state = AppState {
-        sessions: Arc::new(sse::Sessions::new(service, ct.child_token())),
+        http_sessions: Arc::clone(&http_sessions),
+        sessions: Arc::new(sse::Sessions::new(
+            service,
+            ct.child_token(),
+            opts.limits.max_sse_streams,
+        )),
         stateless: opts.stateless,
     };
     let sessions = Arc::clone(&state.sessions);
     use axum::middleware::from_fn_with_state as layer;
+    let mcp = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(body::check_frame))
+        .layer(layer(http_sessions, sessions::admit));
     // The MCP routes: bearer token (outermost, so a refused request does no
-    // work), then admission control.
+    // work), then the body read whole (so a slow body is not counted as in
+    // flight), then admission control.
     let mcp_routes = Router::new()
         .route("/sse", get(sse::open::<S>))
         .route("/message", post(sse::post::<S>))
         .with_state(sessions)
-        .nest_service("/mcp", mcp)
+        .merge(mcp)
         .layer(layer(Arc::clone(&policy), security::admission))
+        .layer(layer(opts.limits.body_timeout, body::read_body))
         .layer(layer(Arc::clone(&policy), security::bearer));
     Router::new()
         .route("/healthz", get(healthz::<S>))
         .with_state(state)
         .merge(mcp_routes)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(layer(policy, security::host_origin))
 }
 
@@ -195,20 +213,67 @@ where
         })
     };
     let accept_until = stopping.clone();
-    // Small SSE frames must not wait for delayed ACKs (Nagle).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { accept_until.cancelled().await });
+    let server = serve_connections(listener, app, opts.limits.header_timeout, accept_until);
     tokio::select! {
-        r = server => r.map_err(|e| HttpError::Runtime(format!("the HTTP server failed: {e}")))?,
+        () = server => {}
         () = async { ct.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
             eprintln!("shutdown: closed the remaining connections");
         }
     }
     drain.abort();
     Ok(())
+}
+
+/// Accepts connections until `stop`, serving each with HTTP/1.1 and a
+/// header read timeout (which `axum::serve` cannot set: it gives hyper no
+/// timer); then lets each connection finish its request and waits for
+/// them.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    stop: CancellationToken,
+) {
+    let conns = TaskTracker::new();
+    loop {
+        let tcp = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        // Small SSE frames must not wait for delayed ACKs (Nagle).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        conns.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+            let mut conn = std::pin::pin!(conn);
+            let r = tokio::select! {
+                r = conn.as_mut() => r,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = r {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    conns.close();
+    conns.wait().await;
 }

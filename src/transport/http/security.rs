@@ -221,7 +221,20 @@ impl Policy {
     }
 }
 
-fn refuse(status: StatusCode, msg: &str) -> Response {
+/// A header value as shown in a message: at most 80 characters.
+fn excerpt(s: &str) -> String {
+    if s.chars().count() > 80 {
+        format!(
+            "{:?}… ({} bytes)",
+            s.chars().take(80).collect::<String>(),
+            s.len()
+        )
+    } else {
+        format!("{s:?}")
+    }
+}
+
+pub(super) fn refuse(status: StatusCode, msg: &str) -> Response {
     let mut r = (status, Json(serde_json::json!({"error": msg}))).into_response();
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut()
@@ -230,20 +243,38 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
     r
 }
 
-/// Layer on every route: `Host` and `Origin` must be allowed.
+/// Layer on every route: `Host` and `Origin` must be allowed. A request
+/// with more than one `Host` gets 400; an absolute-form request target
+/// (`POST http://host/mcp`) must name an allowed authority, the same one as
+/// `Host` when both are sent.
 pub async fn host_origin(
     State(policy): State<Arc<Policy>>,
     req: Request<Body>,
     next: Next,
 ) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    match host {
-        Some(h) if policy.host_allowed(&h) => {}
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host_header = hosts.next().map(|h| h.to_str().unwrap_or(""));
+    if hosts.next().is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "more than one Host header; send exactly one",
+        );
+    }
+    let authority = req.uri().authority().map(|a| a.as_str());
+    if let (Some(h), Some(a)) = (host_header, authority)
+        && split_host_port(h) != split_host_port(a)
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "the request target names {} but Host is {}; they must agree",
+                excerpt(a),
+                excerpt(h)
+            ),
+        );
+    }
+    match host_header.or(authority) {
+        Some(h) if policy.host_allowed(h) => {}
         Some(_) => {
             return refuse(
                 StatusCode::FORBIDDEN,
