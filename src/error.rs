@@ -75,6 +75,9 @@ pub enum Error {
     /// A bug or an unexpected runtime failure (a worker thread died, ...).
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error with what it meant for the caller's request.
+    #[error("{context}: {source}")]
+    Context { context: String, source: Box<Error> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -137,6 +140,18 @@ pub fn some_of<'a>(items: impl IntoIterator<Item = &'a str>, sep: &str) -> Strin
 }
 
 impl Error {
+    /// This error with what it meant for the request (`MustBlock` and
+    /// `ShuttingDown` pass unchanged: the runner acts on them).
+    pub fn context(self, context: &str) -> Error {
+        match self {
+            Error::MustBlock | Error::ShuttingDown => self,
+            source => Error::Context {
+                context: context.to_string(),
+                source: Box::new(source),
+            },
+        }
+    }
+
     pub fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             op,

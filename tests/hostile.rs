@@ -402,3 +402,29 @@ async fn answers_keep_to_their_budget_and_huge_files_are_refused() {
     assert!(stderr.contains("argument section is too long"), "{stderr}");
     assert!(stderr.len() < 1000);
 }
+
+/// Issue 7, item 6: a retried `delegate_task create` (same key, or same
+/// arguments moments later) returns the first delegation and logs nothing.
+#[tokio::test]
+async fn a_retried_delegation_is_not_logged_twice() {
+    let root = root_with("empty");
+    let client = connect(root.path()).await;
+    let args = json!({"action": "create", "task": "Port the parser", "mode": "code",
+                      "idempotency_key": "run-42/step-3"});
+    let first = ok(&client, "delegate_task", args.clone()).await;
+    let again = ok(&client, "delegate_task", args).await;
+    assert_eq!(first.get("replayed"), None);
+    assert_eq!(again["replayed"], true);
+    assert_eq!(first["delegation"]["id"], again["delegation"]["id"]);
+    assert_eq!(again["new_task"]["mode"], "code");
+    // No key: the same create seconds later is a retry too.
+    let plain = json!({"action": "create", "task": "Write docs", "mode": "code"});
+    let a = ok(&client, "delegate_task", plain.clone()).await;
+    let b = ok(&client, "delegate_task", plain).await;
+    assert_eq!(a["delegation"]["id"], b["delegation"]["id"]);
+    let log = read(root.path(), ".roo/delegations.jsonl");
+    assert_eq!(log.lines().count(), 2, "{log}");
+    let tsv = read(root.path(), "task_timing.tsv");
+    assert_eq!(tsv.lines().count(), 3, "header + two timers: {tsv}");
+    client.cancel().await.unwrap();
+}

@@ -5,13 +5,14 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::ids::fresh_id;
+use super::ids::new_id;
 use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
-use crate::state::formats::delegations::{BadLine, Delegation, Event, EventKind};
+use crate::state::formats::delegations::{BadLine, Delegation, DelegationIndex, Event, EventKind};
 use crate::state::formats::time::iso;
 use crate::state::formats::timing::{NewRow, Priority, clean_cell};
+use crate::state::store::append::AppendLog;
 
 /// How a delegation ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub enum Delegate {
         parent_task_id: Option<String>,
         /// `tool` or `schedule:<id>`.
         source: String,
+        /// The caller's key: a create with a key already used returns that
+        /// delegation instead of logging another.
+        idempotency_key: Option<String>,
     },
     List {
         include_finished: bool,
@@ -88,6 +92,10 @@ pub struct DelegateOut {
     /// server cannot call it for you).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_task: Option<NewTask>,
+    /// create: an earlier create with the same key (or the same arguments
+    /// moments ago) made this delegation; nothing new was logged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
     /// create: how the mode was chosen ("given" or "suggested").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode_choice: Option<String>,
@@ -131,6 +139,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
         file: project.config.files.delegations.rel().to_string(),
         delegation: None,
         new_task: None,
+        replayed: false,
         mode_choice: None,
         mode_suggestions: Vec::new(),
         time_task_id: None,
@@ -150,6 +159,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
             todos,
             parent_task_id,
             source,
+            idempotency_key,
         } => {
             let modes = project.modes()?;
             let ranked = modes.rank_for(&format!("{task} {}", context.as_deref().unwrap_or("")));
@@ -191,49 +201,42 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                     "delegating to orchestrator: it has no tool groups of its own and will delegate further".into(),
                 );
             }
-            let at = iso(now);
-            let (task2, context2, mode2) = (task.clone(), context.clone(), mode.clone());
-            let delegation = log.submit(move |idx| {
-                let id = fresh_id("d", now, |id| idx.get(id).is_some());
-                let event = Event {
-                    id: id.clone(),
-                    at,
-                    event: EventKind::Created,
-                    mode: mode2,
-                    task: task2,
-                    context: context2,
-                    priority,
-                    source,
-                    parent_task_id,
-                    task_id: Some(id),
-                    result: None,
-                };
-                let line = event.to_line().into_bytes();
-                Ok((line, Delegation::from_event(event, idx.last_line + 1)))
-            })?;
-            // Time tracking under the delegation's id. The delegation is
-            // logged already: a failure here is reported, not returned (a
-            // retry would log a second delegation).
-            let row = NewRow::started(
-                now.as_millisecond(),
-                delegation.id.clone(),
-                mode.clone(),
-                clean_cell(&task).chars().take(2000).collect(),
-                priority,
-                now.as_millisecond(),
-            );
-            let started = project
-                .timing_log()
-                .and_then(|log| log.submit(move |_| Ok((row.to_line().into_bytes(), ()))));
-            match started {
-                Ok(()) => out.time_task_id = Some(delegation.id.clone()),
-                Err(e) => out.warnings.push(format!(
-                    "the delegation is logged, but its time tracking did not start ({e}); start it with track_task_time action start and task_id {:?}",
-                    delegation.id
-                )),
+            let same = Same {
+                key: idempotency_key.clone(),
+                task: task.clone(),
+                mode: mode.clone(),
+                context: context.clone(),
+                parent_task_id: parent_task_id.clone(),
+                source: source.clone(),
+                since: now.checked_sub(REPEAT_WINDOW).map(iso).unwrap_or_default(),
+            };
+            // A retry of a create that went through returns what it made.
+            let look = same.clone();
+            let earlier = log.submit(move |idx| Ok((Vec::new(), look.find(idx))))?;
+            let delegation = match earlier {
+                Some(d) => {
+                    out.replayed = true;
+                    out.warnings.push(match &idempotency_key {
+                        Some(k) => format!(
+                            "a delegation with idempotency_key {k:?} exists already (created {}); it is returned and nothing new was logged",
+                            d.created_at
+                        ),
+                        None => format!(
+                            "the same delegation was created {} (within {} s): it is returned and nothing new was logged; give a new idempotency_key to create another",
+                            d.created_at,
+                            REPEAT_WINDOW.as_secs()
+                        ),
+                    });
+                    d
+                }
+                None => create(project, log, same, priority, now)?,
+            };
+            if let Some(t) = &delegation.task_id {
+                out.time_task_id = Some(t.clone());
             }
+            let mode = delegation.mode.clone();
             out.new_task = Some(NewTask {
-                message: message(&task, context.as_deref(), &mode),
+                message: message(&delegation.task, delegation.context.as_deref(), &mode),
                 mode,
                 todos: todos.map(|items| {
                     items
@@ -308,6 +311,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                     parent_task_id: d.parent_task_id.clone(),
                     task_id: None,
                     result: result.clone(),
+                    idempotency_key: None,
                 };
                 let mut after = d.clone();
                 after.status = kind;
@@ -345,6 +349,127 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
     Ok(out)
 }
 
+/// How long an identical create (same task, mode, context, parent and
+/// source, no key) counts as a retry of the first.
+pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What makes a create a repeat of an earlier one.
+#[derive(Debug, Clone)]
+struct Same {
+    key: Option<String>,
+    task: String,
+    mode: String,
+    context: Option<String>,
+    parent_task_id: Option<String>,
+    source: String,
+    /// Created at or after this (ISO-8601 UTC) counts, without a key.
+    since: String,
+}
+
+impl Same {
+    /// The delegation an earlier create with this key made; without a key,
+    /// a pending one with the same arguments created within the window.
+    fn find(&self, idx: &DelegationIndex) -> Option<Delegation> {
+        let mut recent = idx.list.iter().rev();
+        match &self.key {
+            Some(k) => recent.find(|d| d.idempotency_key.as_ref() == Some(k)),
+            None => recent.take_while(|d| d.created_at >= self.since).find(|d| {
+                d.is_pending()
+                    && d.idempotency_key.is_none()
+                    && d.task == self.task
+                    && d.mode == self.mode
+                    && d.context == self.context
+                    && d.parent_task_id == self.parent_task_id
+                    && d.source == self.source
+            }),
+        }
+        .cloned()
+    }
+}
+
+/// Logs a new delegation with its time tracking, both or neither: the
+/// timer starts first (a failure there leaves nothing behind), then the
+/// delegation is logged; if that fails, or a create with the same key got
+/// in first, the timer is stopped again.
+fn create(
+    project: &Project,
+    log: &AppendLog<DelegationIndex>,
+    same: Same,
+    priority: Priority,
+    now: Timestamp,
+) -> Result<Delegation> {
+    let timing = project.timing_log()?;
+    let id = new_id("d", now);
+    let row = NewRow::started(
+        now.as_millisecond(),
+        id.clone(),
+        same.mode.clone(),
+        clean_cell(&same.task).chars().take(2000).collect(),
+        priority,
+        now.as_millisecond(),
+    );
+    timing
+        .submit(move |_| Ok((row.to_line().into_bytes(), ())))
+        .map_err(|e| {
+            e.context("the delegation was not created: its time tracking could not start")
+        })?;
+    let at = iso(now);
+    let event_id = id.clone();
+    let logged = log.submit(move |idx| {
+        if let Some(d) = same.find(idx) {
+            return Ok((Vec::new(), Err(d)));
+        }
+        if idx.get(&event_id).is_some() {
+            return Err(Error::Internal(format!(
+                "delegation id {event_id} is taken"
+            )));
+        }
+        let event = Event {
+            id: event_id.clone(),
+            at,
+            event: EventKind::Created,
+            mode: same.mode,
+            task: same.task,
+            context: same.context,
+            priority,
+            source: same.source,
+            parent_task_id: same.parent_task_id,
+            task_id: Some(event_id),
+            result: None,
+            idempotency_key: same.key,
+        };
+        let line = event.to_line().into_bytes();
+        Ok((line, Ok(Delegation::from_event(event, idx.last_line + 1))))
+    });
+    let undo = |why: &str| -> Result<()> {
+        let (task_id, now_ms) = (id.clone(), now.as_millisecond());
+        timing.submit(move |idx| match idx.open.get(&task_id) {
+            Some(open) => {
+                let row = open.stop_row(now_ms, now_ms, EventKind::Cancelled.as_str().into());
+                Ok((row.to_line().into_bytes(), ()))
+            }
+            None => Ok((Vec::new(), ())),
+        })
+        .map_err(|e| {
+            e.context(&format!(
+                "{why}; stopping its time tracking (task_id {id:?}) failed too, stop it with track_task_time action stop"
+            ))
+        })
+    };
+    match logged {
+        Ok(Ok(d)) => Ok(d),
+        // Another create with the same key won the race: its delegation.
+        Ok(Err(d)) => {
+            undo("a create with the same key was logged first")?;
+            Ok(d)
+        }
+        Err(e) => {
+            undo(&format!("the delegation could not be logged ({e})"))?;
+            Err(e.context("the delegation was not created"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +490,7 @@ mod tests {
                 todos: Some(vec!["Reproduce".into()]),
                 parent_task_id: None,
                 source: "tool".into(),
+                idempotency_key: None,
             },
             t0,
         )
@@ -399,5 +525,107 @@ mod tests {
         )
         .unwrap();
         assert_eq!(list.delegations.unwrap().len(), 0);
+    }
+
+    fn create(task: &str, key: Option<&str>) -> Delegate {
+        Delegate::Create {
+            task: task.into(),
+            mode: Some("code".into()),
+            context: None,
+            priority: Priority::Normal,
+            todos: None,
+            parent_task_id: None,
+            source: "tool".into(),
+            idempotency_key: key.map(str::to_string),
+        }
+    }
+
+    fn lines(dir: &std::path::Path, rel: &str) -> usize {
+        std::fs::read_to_string(dir.join(rel)).map_or(0, |s| s.lines().count())
+    }
+
+    #[test]
+    fn a_retried_create_with_the_same_key_returns_the_first_delegation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::open(Config::load(dir.path(), None).unwrap());
+        let t0: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let first = delegate(&p, create("Write the parser", Some("k-1")), t0).unwrap();
+        assert!(!first.replayed);
+        // A day later, same key: the same delegation, nothing logged.
+        let t1: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        let again = delegate(&p, create("Write the parser", Some("k-1")), t1).unwrap();
+        assert!(again.replayed);
+        let (a, b) = (first.delegation.unwrap(), again.delegation.unwrap());
+        assert_eq!(a.id, b.id);
+        assert_eq!(again.time_task_id.as_deref(), Some(a.id.as_str()));
+        assert!(again.new_task.unwrap().message.contains("Write the parser"));
+        assert_eq!(lines(dir.path(), ".roo/delegations.jsonl"), 1);
+        assert_eq!(
+            lines(dir.path(), "task_timing.tsv"),
+            2,
+            "header + one timer"
+        );
+        // Another key is another delegation.
+        let other = delegate(&p, create("Write the parser", Some("k-2")), t1).unwrap();
+        assert!(!other.replayed);
+        assert_ne!(other.delegation.unwrap().id, a.id);
+    }
+
+    #[test]
+    fn the_same_create_without_a_key_counts_as_a_retry_for_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::open(Config::load(dir.path(), None).unwrap());
+        let t0: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let first = delegate(&p, create("Fix the build", None), t0).unwrap();
+        let id = first.delegation.unwrap().id;
+        let t30: Timestamp = "2026-11-22T10:00:30Z".parse().unwrap();
+        let again = delegate(&p, create("Fix the build", None), t30).unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.delegation.unwrap().id, id);
+        let different = delegate(&p, create("Fix the tests", None), t30).unwrap();
+        assert!(!different.replayed);
+        let t61: Timestamp = "2026-11-22T10:01:01Z".parse().unwrap();
+        let later = delegate(&p, create("Fix the build", None), t61).unwrap();
+        assert!(!later.replayed, "outside the window it is a new delegation");
+        assert_eq!(lines(dir.path(), ".roo/delegations.jsonl"), 3);
+    }
+
+    #[test]
+    fn a_create_whose_timer_cannot_start_leaves_nothing_behind() {
+        use crate::state::path::ProjectPath;
+        use crate::state::store::lock::Locks;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".roo")).unwrap();
+        std::fs::write(
+            dir.path().join(".roo/orchestrator.toml"),
+            "[locks]\ntimeout_s = 0.2\n",
+        )
+        .unwrap();
+        let p = Project::open(Config::load(dir.path(), None).unwrap());
+        // Another process holds the TSV's lock.
+        let other = Locks::new(
+            ProjectPath::resolve(dir.path(), ".roo/.locks"),
+            std::time::Duration::from_secs(1),
+        );
+        let held = other
+            .lock(&ProjectPath::resolve(dir.path(), "task_timing.tsv"))
+            .unwrap();
+        let t0: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let e = delegate(&p, create("Ship it", Some("k")), t0).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "the delegation was not created: its time tracking could not start: timed out"
+            ),
+            "{msg}"
+        );
+        assert_eq!(lines(dir.path(), ".roo/delegations.jsonl"), 0);
+        assert_eq!(lines(dir.path(), "task_timing.tsv"), 0);
+        drop(held);
+        // The retry (same key) creates it, once.
+        let ok = delegate(&p, create("Ship it", Some("k")), t0).unwrap();
+        assert!(!ok.replayed);
+        assert_eq!(lines(dir.path(), ".roo/delegations.jsonl"), 1);
+        assert_eq!(lines(dir.path(), "task_timing.tsv"), 2);
     }
 }

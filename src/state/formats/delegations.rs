@@ -54,6 +54,10 @@ pub struct Event {
     /// Outcome summary given on completion or cancellation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// created: the caller's key; a create with the same key returns this
+    /// delegation instead of logging another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl Event {
@@ -85,6 +89,9 @@ pub struct Delegation {
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// The key its create was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     /// Line of the `created` event.
     pub line: u64,
 }
@@ -105,6 +112,7 @@ impl Delegation {
             created_at: ev.at.clone(),
             updated_at: ev.at,
             result: ev.result,
+            idempotency_key: ev.idempotency_key,
             line,
         }
     }

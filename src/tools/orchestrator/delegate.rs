@@ -52,6 +52,13 @@ pub struct DelegateArgs {
     #[serde(default)]
     #[schemars(length(max = 200))]
     pub parent_task_id: Option<String>,
+    /// create: a key of your choosing that makes a retry safe: a create
+    /// with a key already used returns that delegation (`replayed: true`)
+    /// instead of logging another. Without a key, the same create repeated
+    /// within 60 s is treated the same way.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    pub idempotency_key: Option<String>,
     /// complete/cancel: the delegation's id (from create or list).
     #[serde(default)]
     #[schemars(length(min = 1, max = 200))]
@@ -97,6 +104,7 @@ const TAKES: Takes<'static> = &[
             "priority",
             "todos",
             "parent_task_id",
+            "idempotency_key",
         ],
     ),
     ("action \"list\"", &["include_finished", "limit", "offset"]),
@@ -115,6 +123,7 @@ impl TryFrom<DelegateArgs> for Delegate {
             ("priority", a.priority.is_some()),
             ("todos", a.todos.is_some()),
             ("parent_task_id", a.parent_task_id.is_some()),
+            ("idempotency_key", a.idempotency_key.is_some()),
             ("delegation_id", a.delegation_id.is_some()),
             ("result", a.result.is_some()),
             ("include_finished", a.include_finished),
@@ -154,6 +163,10 @@ impl TryFrom<DelegateArgs> for Delegate {
                     todos,
                     parent_task_id: a.parent_task_id,
                     source: "tool".into(),
+                    idempotency_key: match &a.idempotency_key {
+                        Some(k) => Some(text_arg("idempotency_key", k, 200)?),
+                        None => None,
+                    },
                 }
             }
             DelegateAction::List => {

@@ -192,7 +192,7 @@ impl Server {
     #[tool(
         name = "delegate_task",
         title = "Delegate a task to a mode",
-        description = "Delegate a subtask to the best Roo mode and return the payload for Roo's new_task. create: validate the mode (or pick the best match for the task from the modes' descriptions, with scores), log the delegation in .roo/delegations.jsonl, start its time tracking, and return the exact arguments for new_task (mode, a message with task, context, scope limits and \"finish with attempt_completion\", todos). An MCP server cannot call new_task itself: call it with this payload. complete/cancel: log the outcome and stop the time tracking. list: pending (or all) delegations.",
+        description = "Delegate a subtask to the best Roo mode and return the payload for Roo's new_task. create: validate the mode (or pick the best match for the task from the modes' descriptions, with scores), log the delegation in .roo/delegations.jsonl, start its time tracking, and return the exact arguments for new_task (mode, a message with task, context, scope limits and \"finish with attempt_completion\", todos). An MCP server cannot call new_task itself: call it with this payload. A retried create (same idempotency_key, or the same arguments within 60 s) returns the first delegation with replayed: true; a failed create leaves nothing behind. complete/cancel: log the outcome and stop the time tracking. list: pending (or all) delegations.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
