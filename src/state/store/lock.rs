@@ -53,9 +53,10 @@ impl Locks {
         }
     }
 
-    /// The sidecar lock file's name for the file `rel`.
-    fn lock_file_name(rel: &str) -> String {
-        let mut name = String::with_capacity(rel.len() + 5);
+    /// A sidecar's name for the file `rel`: `rel` with `%` → `%25` and
+    /// `/`, `\\` → `%2F`, then `.` and `ext`.
+    fn sidecar_name(rel: &str, ext: &str) -> String {
+        let mut name = String::with_capacity(rel.len() + ext.len() + 1);
         for c in rel.chars() {
             match c {
                 '/' | '\\' => name.push_str("%2F"),
@@ -63,8 +64,16 @@ impl Locks {
                 c => name.push(c),
             }
         }
-        name.push_str(".lock");
+        name.push('.');
+        name.push_str(ext);
         name
+    }
+
+    /// Another sidecar of `file` next to its lock file (e.g. `intent` for
+    /// `.roo/.locks/task_timing.tsv.intent`); only the holder of the file's
+    /// lock writes it.
+    pub fn sidecar(&self, file: &ProjectPath, ext: &str) -> ProjectPath {
+        self.dir.join(&Self::sidecar_name(file.rel(), ext))
     }
 
     fn release(&self, key: &PathBuf) {
@@ -78,7 +87,7 @@ impl Locks {
     /// timeout.
     pub fn lock(&self, file: &ProjectPath) -> Result<LockGuard<'_>> {
         may_block()?;
-        let sidecar = self.dir.join(&Self::lock_file_name(file.rel()));
+        let sidecar = self.sidecar(file, "lock");
         let key = sidecar.abs().to_path_buf();
         let start = Instant::now();
         let deadline = start + self.timeout;
@@ -171,10 +180,10 @@ mod tests {
     #[test]
     fn lock_file_names_encode_slashes() {
         assert_eq!(
-            Locks::lock_file_name(".roo/schedules.json"),
+            Locks::sidecar_name(".roo/schedules.json", "lock"),
             ".roo%2Fschedules.json.lock"
         );
-        assert_eq!(Locks::lock_file_name("a%b"), "a%25b.lock");
+        assert_eq!(Locks::sidecar_name("a%b", "lock"), "a%25b.lock");
     }
 
     #[test]
