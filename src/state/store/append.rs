@@ -117,6 +117,7 @@ impl<S: LogIndex> AppendLog<S> {
                     locks,
                     backups,
                     sidecars,
+                    intent: None,
                     index: S::default(),
                     tail: None,
                 };
@@ -198,6 +199,8 @@ struct Writer<S: LogIndex> {
     locks: Arc<Locks>,
     backups: Arc<Backups>,
     sidecars: Sidecars,
+    /// The log's intent file, kept open between batches.
+    intent: Option<Intent>,
     index: S,
     tail: Option<Tail>,
 }
@@ -302,6 +305,7 @@ impl<S: LogIndex> Writer<S> {
             Ok(())
         };
         drop(guard);
+        self.intent = Some(intent);
         if result.is_err() {
             self.reset();
         }
@@ -323,10 +327,13 @@ impl<S: LogIndex> Writer<S> {
         }
     }
 
-    /// Opens the log's intent and settles one a killed writer left (the
-    /// lock is held).
-    fn settle(&self) -> Result<Intent> {
-        let intent = Intent::open(&self.sidecars.intent)?;
+    /// Takes the log's intent file (opening it the first time) and settles
+    /// an intent a killed writer left (the lock is held).
+    fn settle(&mut self) -> Result<Intent> {
+        let intent = match self.intent.take() {
+            Some(i) => i,
+            None => Intent::open(&self.sidecars.intent)?,
+        };
         intent::settle(
             &self.path,
             &intent,

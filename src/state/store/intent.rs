@@ -27,6 +27,7 @@
 //! cut, so a last line an agent left without its newline stays (the next
 //! append ends it first).
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -125,10 +126,12 @@ impl Pending {
 }
 
 /// The open intent file of one append log. Only the holder of the log's
-/// lock opens it.
+/// lock uses it (an append writer keeps it open between batches).
 pub struct Intent {
     file: File,
     rel: String,
+    /// The file's size, as far as this handle made it.
+    size: Cell<u64>,
 }
 
 impl Intent {
@@ -142,9 +145,14 @@ impl Intent {
             .truncate(false)
             .open(path.abs())
             .map_err(|e| Error::io("cannot open", path.rel(), e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io("cannot stat", path.rel(), e))?
+            .len();
         Ok(Intent {
             file,
             rel: path.rel().to_string(),
+            size: Cell::new(size),
         })
     }
 
@@ -167,6 +175,8 @@ impl Intent {
     /// Records that `bytes` are about to be appended as `p` says: the bytes
     /// first, then the header.
     pub fn record(&self, p: &Pending, bytes: &[u8]) -> Result<()> {
+        let end = HEADER_SPACE.saturating_add(bytes.len() as u64);
+        self.size.set(self.size.get().max(end));
         self.file
             .write_all_at(bytes, HEADER_SPACE)
             .and_then(|()| self.file.write_all_at(p.header().as_bytes(), 0))
@@ -175,12 +185,8 @@ impl Intent {
 
     /// Clears the intent: the append it recorded is settled.
     pub fn clear(&self) -> Result<()> {
-        let size = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io("cannot stat", &self.rel, e))?
-            .len();
-        if size > KEEP_BYTES {
+        if self.size.get() > KEEP_BYTES {
+            self.size.set(0);
             self.file.set_len(0)
         } else {
             self.file.write_all_at(b"none\n", 0)
