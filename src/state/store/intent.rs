@@ -249,15 +249,12 @@ pub fn judge(p: &Pending, intent: &Intent, data: &File) -> io::Result<Verdict> {
         return Ok(Verdict::Foreign);
     }
     let n = size - p.offset;
-    let Ok(n_usize) = usize::try_from(n) else {
+    // The intent must hold that many bytes (checked before reading them).
+    let held = intent.file.metadata()?.len().saturating_sub(HEADER_SPACE);
+    let (true, Ok(n_usize)) = (n <= held, usize::try_from(n)) else {
         return Ok(Verdict::Foreign);
     };
-    let ours = match intent.batch_head(n_usize) {
-        Ok(b) => b,
-        // The intent holds fewer bytes than it says: not a batch of ours.
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Verdict::Foreign),
-        Err(e) => return Err(e),
-    };
+    let ours = intent.batch_head(n_usize)?;
     let mut theirs = vec![0u8; n_usize];
     data.read_exact_at(&mut theirs, p.offset)?;
     Ok(if ours != theirs {
