@@ -171,6 +171,7 @@ struct Info {
 fn info(config: Config) -> ExitCode {
     let app = App::new(config);
     let project = app.project();
+    project.settle_logs();
     let files = project.health();
     let healthy = files.iter().all(|f| f.parses);
     let info = Info {
@@ -292,6 +293,7 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
     if server.tool(tool).is_none() {
         return fail(2, &server.unknown_tool(tool));
     }
+    app.project().settle_logs();
     let rt = match runtime(true) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
@@ -351,6 +353,7 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     };
     let root = config.root.display().to_string();
     let app = App::new(config);
+    app.project().settle_logs();
     let server = Server::new(Arc::clone(&app));
     let result = rt.block_on(async {
         app.stop_on_signals();

@@ -20,6 +20,15 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// An append failed; `cleanup` says what became of the bytes it had
+    /// written (removed again, or why not).
+    #[error("cannot append to {path}: {source}; {cleanup}")]
+    AppendFailed {
+        path: String,
+        #[source]
+        source: Arc<std::io::Error>,
+        cleanup: String,
+    },
     /// A state file does not parse. It is never rewritten in that state.
     #[error(
         "{path}:{line}:{column}: {message}; the file was not changed (repair it by hand; the server keeps copies of earlier versions under .roo/backups/)"

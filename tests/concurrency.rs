@@ -214,6 +214,8 @@ fn a_writer_killed_mid_write_leaves_whole_files() {
         // Spread kills from "during start-up" to "deep in the writes".
         let delay = Duration::from_millis(3 + (round as u64 * 7) % 60);
         run_and_kill(root.path(), delay, round);
+        // The next start removes an append the kill left unfinished.
+        assert!(run(root.path(), &["--info"]).status.success());
         assert_whole(root.path());
     }
     // Some writes happened, and a later clean writer removes any temp file a
@@ -299,4 +301,183 @@ async fn pipelined_creates_from_many_processes_all_succeed() {
             c.cancel().await.unwrap();
         }
     }
+}
+
+/// Starts a server, pipelines large `track_task_time` records and SIGKILLs
+/// it once `kill_after` of them were answered. With `mid_write` the test
+/// holds the file's lock (as another server would) while the calls queue
+/// up, so that they become one batch of about 280 KB, and kills as soon as
+/// the file is seen ending inside a row, i.e. while that batch is being
+/// written; else it kills after a short delay. Returns the tasks whose
+/// record was acknowledged.
+fn kill_during_appends(
+    root: &std::path::Path,
+    trial: usize,
+    kill_after: usize,
+    mid_write: bool,
+) -> Vec<String> {
+    use std::io::BufRead;
+    use std::os::unix::fs::FileExt;
+    let held = mid_write.then(|| {
+        let locks = root.join(".roo/.locks");
+        std::fs::create_dir_all(&locks).unwrap();
+        let f = std::fs::File::create(locks.join("task_timing.tsv.lock")).unwrap();
+        f.lock().unwrap();
+        f
+    });
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "killer", "version": "1"}}});
+    stdin.write_all(format!("{hello}\n").as_bytes()).unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = String::new();
+    stdout.read_line(&mut answer).unwrap();
+    assert!(answer.contains("\"id\":0"), "{answer}");
+
+    // Rows of about 6 KB (2,000 three-byte characters): a batch spans
+    // many pages, so its write takes a while.
+    let calls = 48;
+    let task = |i: usize| format!("kill {trial}-{i} {}", "€".repeat(1980));
+    let mut payload = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
+    payload.push('\n');
+    for i in 0..calls {
+        let call = json!({"jsonrpc": "2.0", "id": 1 + i, "method": "tools/call",
+            "params": {"name": "track_task_time", "arguments": {"action": "record",
+                "task": task(i), "mode": "code",
+                "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:05Z"}}});
+        payload.push_str(&call.to_string());
+        payload.push('\n');
+    }
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(payload.as_bytes());
+        stdin
+    });
+    let (acks, acked) = std::sync::mpsc::channel::<usize>();
+    let reader = std::thread::spawn(move || {
+        let mut line = String::new();
+        while matches!(stdout.read_line(&mut line), Ok(n) if n > 0) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["result"]["isError"] == false
+                && let Some(id) = v["id"].as_u64()
+            {
+                let _ = acks.send(id as usize - 1);
+            }
+            line.clear();
+        }
+    });
+    if let Some(lock) = held {
+        // Time to read and queue every call, then let the writer go.
+        std::thread::sleep(Duration::from_millis(150));
+        drop(lock);
+    }
+    let mut done = Vec::new();
+    while done.len() < kill_after {
+        match acked.recv_timeout(Duration::from_secs(10)) {
+            Ok(i) => done.push(i),
+            Err(_) => break,
+        }
+    }
+    if mid_write {
+        let tsv = std::fs::File::open(root.join("task_timing.tsv")).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_millis(150);
+        let mut last = [0u8; 1];
+        while std::time::Instant::now() < deadline {
+            let len = tsv.metadata().unwrap().len();
+            if len > 0 && tsv.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
+                break;
+            }
+        }
+    } else {
+        std::thread::sleep(Duration::from_micros(500 * (trial % 5) as u64));
+    }
+    // SIGKILL: no chance to clean up.
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    drop(writer.join().unwrap());
+    done.extend(acked.try_iter());
+    done.into_iter().map(task).collect()
+}
+
+#[test]
+fn appends_killed_mid_write_leave_no_torn_row_and_lose_no_acknowledged_row() {
+    let trials = 18;
+    let mut repairs = 0;
+    let mut rows = 0;
+    let mut root = root_with("empty");
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut last_repair = Value::Null;
+    for trial in 0..trials {
+        // A fresh root now and then keeps the log (read whole by each new
+        // server) small.
+        if trial % 6 == 0 {
+            root = root_with("empty");
+            rows += acknowledged.len();
+            acknowledged.clear();
+            last_repair = Value::Null;
+        }
+        let tsv = root.path().join("task_timing.tsv");
+        acknowledged.extend(kill_during_appends(
+            root.path(),
+            trial,
+            if trial % 3 == 0 { 1 + trial % 7 } else { 1 },
+            trial % 3 != 0,
+        ));
+        // The next start (here: --info) removes an append the kill left
+        // unfinished, into a backup, and reports it.
+        let o = run(root.path(), &["--info"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let repaired = info["files"][3]["repaired"].clone();
+        if repaired != last_repair {
+            repairs += 1;
+            let removed =
+                std::fs::read(root.path().join(repaired["backup"].as_str().unwrap())).unwrap();
+            assert_eq!(
+                Some(removed.len() as u64),
+                repaired["bytes_removed"].as_u64(),
+                "{repaired}"
+            );
+            eprintln!("trial {trial}: removed {} bytes", removed.len());
+            last_repair = repaired;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&tsv).unwrap()).into_owned();
+        assert!(text.ends_with('\n'), "trial {trial}: unterminated last row");
+        let mut tasks = std::collections::HashSet::new();
+        for l in text.lines().skip(1) {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 9, "trial {trial}: torn row");
+            assert_eq!(
+                &cols[7..],
+                ["completed", "normal"],
+                "trial {trial}: torn row"
+            );
+            tasks.insert(cols[6]);
+        }
+        for t in &acknowledged {
+            assert!(
+                tasks.contains(t.as_str()),
+                "trial {trial}: an acknowledged row is missing"
+            );
+        }
+    }
+    eprintln!(
+        "{repairs} of {trials} kills left an unfinished append; {} acknowledged rows all present",
+        rows + acknowledged.len()
+    );
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::process::{Command, Output, Stdio};
+
 use common::*;
 use serde_json::json;
 
@@ -427,4 +429,97 @@ async fn a_retried_delegation_is_not_logged_twice() {
     let tsv = read(root.path(), "task_timing.tsv");
     assert_eq!(tsv.lines().count(), 3, "header + two timers: {tsv}");
     client.cancel().await.unwrap();
+}
+
+/// `loop-orchestrator --root ROOT call track_task_time ARGS` in a process
+/// whose files may not grow past `fsize` bytes (RLIMIT_FSIZE, SIGXFSZ
+/// ignored: a write past it fails with EFBIG, as on a full disk).
+fn record_with_file_size_limit(root: &std::path::Path, task: &str, fsize: u64) -> Output {
+    use std::os::unix::process::CommandExt;
+    let args = json!({"action": "record", "task": task, "mode": "code",
+                      "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:05Z"});
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root")
+        .arg(root)
+        .args(["call", "track_task_time", &args.to_string()])
+        .stdin(Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: fsize,
+                rlim_max: fsize,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+fn assert_whole_rows(tsv: &[u8]) {
+    let text = String::from_utf8_lossy(tsv);
+    assert!(text.ends_with('\n'), "unterminated last row");
+    for l in text.lines().skip(1) {
+        assert_eq!(l.split('\t').count(), 9, "torn row {l:?}");
+        assert!(l.ends_with("\tcompleted\tnormal"), "torn row {l:?}");
+    }
+}
+
+#[test]
+fn an_append_that_fails_half_way_leaves_no_partial_row() {
+    let root = root_with("empty");
+    let tsv = root.path().join("task_timing.tsv");
+    for i in 0..3 {
+        let o = run(
+            root.path(),
+            &[
+                "call",
+                "track_task_time",
+                &json!({"action": "record", "task": format!("before {i} {}", "b".repeat(1500)),
+                        "mode": "code", "start_time": "2026-01-01T00:00:00Z",
+                        "end_time": "2026-01-01T00:00:05Z"})
+                .to_string(),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let before = std::fs::read(&tsv).unwrap();
+    // Room for about half of a 2,000-character row.
+    let limit = before.len() as u64 + 1000;
+    let o = record_with_file_size_limit(root.path(), &"x".repeat(2000), limit);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot append to task_timing.tsv"), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(err.contains("removed again"), "{err}");
+    let after = std::fs::read(&tsv).unwrap();
+    assert!(
+        after == before,
+        "a partial row stayed: {} bytes, were {}",
+        after.len(),
+        before.len()
+    );
+    // The next append (still under the limit) is a clean row of its own.
+    let o = record_with_file_size_limit(root.path(), "after", limit);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let now = std::fs::read(&tsv).unwrap();
+    assert!(now.starts_with(&before));
+    assert_eq!(
+        String::from_utf8_lossy(&now[before.len()..])
+            .lines()
+            .count(),
+        1
+    );
+    assert_whole_rows(&now);
+    // Nothing was a torn append: no backup of removed bytes.
+    assert!(
+        !root
+            .path()
+            .join(".roo/backups/task_timing.tsv.torn")
+            .exists()
+    );
 }

@@ -26,10 +26,11 @@ use formats::modes::ModeSet;
 use formats::timing::TimingIndex;
 use formats::{memory, modes, schedules, timing, todo};
 use path::ProjectPath;
-use store::append::{AppendLog, LogIndex};
+use store::append::{AppendLog, LogIndex, settle_interrupted};
 use store::backup::Backups;
 use store::cache::{Cache, Memos};
 use store::file::StateFile;
+use store::intent::{Repair, Sidecars, last_repair};
 use store::lock::Locks;
 use store::replace::read_optional;
 use store::stamp::Stamp;
@@ -46,6 +47,7 @@ pub struct Project {
     /// Results the ops memoize (see `store::cache::Memos`).
     pub(crate) memos: Memos,
     locks: Arc<Locks>,
+    backups: Arc<Backups>,
     timing_log: LogCell<TimingIndex>,
     delegation_log: LogCell<DelegationIndex>,
 }
@@ -87,6 +89,7 @@ impl Project {
             modes_cache: Cache::default(),
             memos: Memos::default(),
             locks,
+            backups,
             timing_log: OnceLock::new(),
             delegation_log: OnceLock::new(),
             config,
@@ -137,9 +140,36 @@ impl Project {
         cell: &'a LogCell<S>,
         path: &ProjectPath,
     ) -> Result<&'a AppendLog<S>> {
-        cell.get_or_init(|| AppendLog::start(path.clone(), Arc::clone(&self.locks)))
-            .as_ref()
-            .map_err(Clone::clone)
+        cell.get_or_init(|| {
+            AppendLog::start(
+                path.clone(),
+                Arc::clone(&self.locks),
+                Arc::clone(&self.backups),
+            )
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    /// Removes, into a backup, the end of an append that a killed server
+    /// left unfinished in a log (see `store::intent`); done when a server
+    /// starts, before anything reads the logs (the append writers also do
+    /// it before each batch). Returns the repairs made; a log that cannot
+    /// be settled now is reported and settled before its next append.
+    pub fn settle_logs(&self) -> Vec<Repair> {
+        let f = &self.config.files;
+        let mut done = Vec::new();
+        for path in [&f.timing, &f.delegations] {
+            match settle_interrupted(path, &self.locks, &self.backups) {
+                Ok(Some(r)) => done.push(r),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    "{}: an unfinished append could not be checked now ({e}); it is settled before the next append",
+                    path.rel()
+                ),
+            }
+        }
+        done
     }
 
     /// Waits until every queued append is durable and stops the writers;
@@ -170,7 +200,7 @@ impl Project {
                 p
             }),
             whole_file_health("todo", &self.todo, |t| t.problems.clone()),
-            log_head_health("timing", &f.timing, |bytes| {
+            log_head_health("timing", &f.timing, &self.locks, |bytes| {
                 let mut reader = timing::Reader::default();
                 let mut issues = Vec::new();
                 for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -183,7 +213,7 @@ impl Project {
                 }
                 issues
             }),
-            log_head_health("delegations", &f.delegations, |bytes| {
+            log_head_health("delegations", &f.delegations, &self.locks, |bytes| {
                 let mut idx = DelegationIndex::default();
                 for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
                     idx.ingest(line, i as u64 + 1);
@@ -229,6 +259,7 @@ impl Project {
                     parses: m.unreadable.is_empty(),
                     issues,
                     sources: existing.iter().map(|p| p.rel().to_string()).collect(),
+                    repaired: None,
                 }
             }
             Err(e) => FileHealth::unreadable("modes", &shown, e),
@@ -252,6 +283,10 @@ pub struct FileHealth {
     /// exist, lowest precedence first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// Logs: the last unfinished append (left by a killed server) that was
+    /// removed from the file, and the backup holding its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<Repair>,
 }
 
 impl FileHealth {
@@ -264,6 +299,7 @@ impl FileHealth {
             parses: false,
             issues: vec![e.to_string()],
             sources: Vec::new(),
+            repaired: None,
         }
     }
 }
@@ -282,6 +318,7 @@ fn whole_file_health<T>(
             parses: true,
             issues: issues(&l.value),
             sources: Vec::new(),
+            repaired: None,
         },
         Err(e) => FileHealth::unreadable(name, &file.path, e),
     }
@@ -293,8 +330,10 @@ const HEAD_BYTES: u64 = 64 * 1024;
 fn log_head_health(
     name: &str,
     path: &ProjectPath,
+    locks: &Locks,
     issues: impl FnOnce(&[u8]) -> Vec<String>,
 ) -> FileHealth {
+    let repaired = last_repair(&Sidecars::of(locks, path).record);
     let healthy = |exists, size, issues| FileHealth {
         name: name.into(),
         path: path.rel().to_string(),
@@ -303,6 +342,7 @@ fn log_head_health(
         parses: true,
         issues,
         sources: Vec::new(),
+        repaired,
     };
     let file = match std::fs::File::open(path.abs()) {
         Ok(f) => f,

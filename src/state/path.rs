@@ -80,6 +80,17 @@ impl ProjectPath {
         }
     }
 
+    /// The path with `suffix` added to its last component
+    /// (`task_timing.tsv` → `task_timing.tsv.torn`).
+    pub fn with_suffix(&self, suffix: &str) -> ProjectPath {
+        let mut abs = self.abs.clone().into_os_string();
+        abs.push(suffix);
+        ProjectPath {
+            abs: abs.into(),
+            rel: format!("{}{suffix}", self.rel),
+        }
+    }
+
     /// Whether the file exists (following symlinks).
     pub fn exists(&self) -> bool {
         self.abs.exists()

@@ -6,6 +6,12 @@
 //! durable with one `fdatasync`. Each job sees an index of the file (built
 //! from its lines, kept current by reading only what other processes
 //! appended) and decides what to append from it.
+//!
+//! No partial row stays behind as data: each batch is recorded as an
+//! [`intent`](super::intent) first. A batch whose write or sync fails is cut
+//! off again before its callers get the error; one that a kill cut short
+//! is removed, into a backup, by the next holder of the lock (the next
+//! batch of any process, or [`settle_interrupted`] when a server starts).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -13,9 +19,13 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 
+use jiff::Timestamp;
+
+use super::backup::Backups;
+use super::intent::{self, Intent, Pending, Repair, Sidecars, Verdict};
 use super::lock::Locks;
 use super::may_block;
-use super::replace::{refuse_read_only, sync_dir};
+use super::replace::{fsync_dir, refuse_read_only};
 use crate::error::{Error, Result};
 use crate::state::path::ProjectPath;
 
@@ -94,15 +104,20 @@ pub struct AppendLog<S: LogIndex> {
 }
 
 impl<S: LogIndex> AppendLog<S> {
-    /// Starts the writer thread for `path`.
-    pub fn start(path: ProjectPath, locks: Arc<Locks>) -> Result<Self> {
+    /// Starts the writer thread for `path`; a torn append it finds is
+    /// backed up in `backups`.
+    pub fn start(path: ProjectPath, locks: Arc<Locks>, backups: Arc<Backups>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job<S>>>();
+        let sidecars = Sidecars::of(&locks, &path);
         let thread = std::thread::Builder::new()
             .name(format!("append {}", path.rel()))
             .spawn(move || {
                 let mut w = Writer::<S> {
                     path,
                     locks,
+                    backups,
+                    sidecars,
+                    intent: None,
                     index: S::default(),
                     tail: None,
                 };
@@ -182,6 +197,10 @@ struct Tail {
 struct Writer<S: LogIndex> {
     path: ProjectPath,
     locks: Arc<Locks>,
+    backups: Arc<Backups>,
+    sidecars: Sidecars,
+    /// The log's intent file, kept open between batches.
+    intent: Option<Intent>,
     index: S,
     tail: Option<Tail>,
 }
@@ -222,6 +241,15 @@ impl<S: LogIndex> Writer<S> {
         let guard = match locks.lock(&self.path) {
             Ok(g) => g,
             Err(e) => return Self::fail_all(batch, &e),
+        };
+        // A torn append left by a killed writer goes before anything is
+        // read or appended.
+        let intent = match self.settle() {
+            Ok(i) => i,
+            Err(e) => {
+                self.reset();
+                return Self::fail_all(batch, &e);
+            }
         };
         if let Err(e) = self.catch_up() {
             self.reset();
@@ -268,7 +296,7 @@ impl<S: LogIndex> Writer<S> {
         }
 
         let result = if buf.len() > prefix_len {
-            self.write_durably(&buf, new_file)
+            self.write_durably(&buf, new_file, &intent)
         } else {
             if new_file {
                 // Nothing was written: forget the header we showed the jobs.
@@ -277,6 +305,7 @@ impl<S: LogIndex> Writer<S> {
             Ok(())
         };
         drop(guard);
+        self.intent = Some(intent);
         if result.is_err() {
             self.reset();
         }
@@ -296,6 +325,23 @@ impl<S: LogIndex> Writer<S> {
             tail.line_no += 1;
             self.index.ingest(line, tail.line_no);
         }
+    }
+
+    /// Takes the log's intent file (opening it the first time) and settles
+    /// an intent a killed writer left (the lock is held).
+    fn settle(&mut self) -> Result<Intent> {
+        let intent = match self.intent.take() {
+            Some(i) => i,
+            None => Intent::open(&self.sidecars.intent)?,
+        };
+        intent::settle(
+            &self.path,
+            &intent,
+            &self.backups,
+            &self.sidecars.record,
+            Timestamp::now(),
+        )?;
+        Ok(intent)
     }
 
     fn reset(&mut self) {
@@ -362,23 +408,44 @@ impl<S: LogIndex> Writer<S> {
         Ok(())
     }
 
-    fn write_durably(&mut self, buf: &[u8], new_file: bool) -> Result<()> {
+    /// Records the intent, writes `buf` with one `write` and syncs it. On
+    /// failure the bytes written are cut off again (see [`undo`]) and the
+    /// error says so.
+    fn write_durably(&mut self, buf: &[u8], new_file: bool, intent: &Intent) -> Result<()> {
         refuse_read_only(&self.path)?;
+        let rel = self.path.rel();
         let mut f = OpenOptions::new()
+            .read(true)
             .append(true)
             .create(true)
             .open(self.path.abs())
-            .map_err(|e| Error::io("cannot open", self.path.rel(), e))?;
-        f.write_all(buf)
-            .map_err(|e| Error::io("cannot append to", self.path.rel(), e))?;
-        f.sync_data()
-            .map_err(|e| Error::io("cannot sync", self.path.rel(), e))?;
-        let meta = f
-            .metadata()
-            .map_err(|e| Error::io("cannot stat", self.path.rel(), e))?;
-        if new_file && let Some(dir) = self.path.abs().parent() {
-            sync_dir(dir, self.path.rel())?;
+            .map_err(|e| Error::io("cannot open", rel, e))?;
+        let before = f.metadata().map_err(|e| Error::io("cannot stat", rel, e))?;
+        let pending = Pending {
+            ino: before.ino(),
+            dev: before.dev(),
+            offset: before.len(),
+            len: buf.len() as u64,
+        };
+        intent.record(&pending, buf)?;
+        let written = f.write_all(buf).and_then(|()| f.sync_data());
+        let written = match (written, self.path.abs().parent()) {
+            (Ok(()), Some(dir)) if new_file => fsync_dir(dir),
+            (w, _) => w,
+        };
+        if let Err(e) = written {
+            return Err(Error::AppendFailed {
+                path: rel.to_string(),
+                source: Arc::new(e),
+                cleanup: undo(&f, &pending, intent),
+            });
         }
+        if let Err(e) = intent.clear() {
+            // The batch is durable; the next holder of the lock finds it
+            // whole and keeps it.
+            tracing::warn!("{e}");
+        }
+        let meta = f.metadata().map_err(|e| Error::io("cannot stat", rel, e))?;
         // Everything up to the new end has been ingested (ours, and theirs
         // before it: we hold the lock).
         if let Some(tail) = self.tail.as_mut() {
@@ -391,11 +458,73 @@ impl<S: LogIndex> Writer<S> {
     }
 }
 
+/// After the write or sync of the batch `p` failed (the lock is held):
+/// cuts the file back to where the batch started when what follows is the
+/// batch's (none of it was acknowledged), and says what was done.
+fn undo(f: &File, p: &Pending, intent: &Intent) -> String {
+    let verdict = match intent::judge(p, intent, f) {
+        Ok(v) => v,
+        Err(e) => {
+            return format!(
+                "checking what was written failed too ({e}); an unfinished row is removed before the next append"
+            );
+        }
+    };
+    let said = match verdict {
+        Verdict::Untouched => "nothing was written".to_string(),
+        Verdict::Torn { .. } | Verdict::Complete => {
+            match f.set_len(p.offset).and_then(|()| f.sync_data()) {
+                Ok(()) => format!(
+                    "what was written of it was removed again (the file is back to its {} bytes)",
+                    p.offset
+                ),
+                Err(e) => {
+                    // The intent stays: the next holder of the lock removes
+                    // an unfinished row.
+                    return format!(
+                        "removing what was written of it failed too ({e}); an unfinished row is removed before the next append"
+                    );
+                }
+            }
+        }
+        Verdict::Foreign => {
+            "the file's end changed during the write (edited by hand?), so it was left as it is"
+                .to_string()
+        }
+    };
+    if let Err(e) = intent.clear() {
+        tracing::warn!("{e}");
+    }
+    said
+}
+
+/// Settles the intent of `path` when one is active: a server starting
+/// removes the end of an append that a killed writer left unfinished (see
+/// [`intent::settle`]) before anything reads the file. Cheap when there is
+/// none (one failed `open` or one short read, no lock).
+pub fn settle_interrupted(
+    path: &ProjectPath,
+    locks: &Locks,
+    backups: &Backups,
+) -> Result<Option<Repair>> {
+    let sidecars = Sidecars::of(locks, path);
+    if !Intent::peek(&sidecars.intent) {
+        return Ok(None);
+    }
+    let _guard = locks.lock(path)?;
+    let intent = Intent::open(&sidecars.intent)?;
+    intent::settle(path, &intent, backups, &sidecars.record, Timestamp::now())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    fn backups(dir: &std::path::Path) -> Arc<Backups> {
+        Arc::new(Backups::new(ProjectPath::resolve(dir, "backups"), 20))
+    }
 
     fn locks(dir: &std::path::Path, timeout: Duration) -> Arc<Locks> {
         Arc::new(Locks::new(ProjectPath::resolve(dir, ".locks"), timeout))
@@ -416,8 +545,12 @@ mod tests {
     fn append_log_writes_header_fixes_missing_newline_and_sees_foreign_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
-        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
-            .unwrap();
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
         log.submit(|_| Ok((b"a\n".to_vec(), ()))).unwrap();
         // Someone else appends a line without its newline.
         let mut f = OpenOptions::new().append(true).open(p.abs()).unwrap();
@@ -446,8 +579,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
         let log = Arc::new(
-            AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
-                .unwrap(),
+            AppendLog::<Lines>::start(
+                p.clone(),
+                locks(dir.path(), Duration::from_secs(5)),
+                backups(dir.path()),
+            )
+            .unwrap(),
         );
         let threads: Vec<_> = (0..200)
             .map(|i| {
@@ -472,8 +609,12 @@ mod tests {
     fn a_rejected_job_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
-        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
-            .unwrap();
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
         let r: Result<()> = log.submit(|_| Err(Error::invalid("no")));
         assert!(r.is_err());
         assert!(!p.exists());
@@ -484,7 +625,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
         let locks = locks(dir.path(), Duration::from_millis(30));
-        let log = AppendLog::<Lines>::start(p.clone(), Arc::clone(&locks)).unwrap();
+        let log =
+            AppendLog::<Lines>::start(p.clone(), Arc::clone(&locks), backups(dir.path())).unwrap();
         let _held = locks.lock(&p).unwrap();
         let e = log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap_err();
         assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
@@ -506,8 +648,12 @@ mod tests {
     fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
-        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
-            .unwrap();
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
         let e = log
             .submit(|_: &Lines| -> Result<(Vec<u8>, ())> { panic!("bug") })
             .unwrap_err();
@@ -521,8 +667,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
         fs::write(p.abs(), b"H\r\none\ntwo").unwrap();
-        let log = AppendLog::<Lines>::start(p.clone(), locks(dir.path(), Duration::from_secs(5)))
-            .unwrap();
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
         let seen = log
             .submit(|idx: &Lines| Ok((b"three\n".to_vec(), idx.0.clone())))
             .unwrap();
@@ -533,11 +683,193 @@ mod tests {
         assert_eq!(fs::read(p.abs()).unwrap(), b"H\r\none\ntwo\nthree\n");
     }
 
+    /// What a writer killed mid-append leaves: its intent recorded, the
+    /// first `written` bytes of `batch` in the file.
+    fn killed_mid_append(dir: &std::path::Path, p: &ProjectPath, batch: &[u8], written: usize) {
+        let locks = locks(dir, Duration::from_secs(5));
+        let _held = locks.lock(p).unwrap();
+        let intent = Intent::open(&Sidecars::of(&locks, p).intent).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p.abs())
+            .unwrap();
+        let m = f.metadata().unwrap();
+        let pending = Pending {
+            ino: m.ino(),
+            dev: m.dev(),
+            offset: m.len(),
+            len: batch.len() as u64,
+        };
+        intent.record(&pending, batch).unwrap();
+        f.write_all(&batch[..written]).unwrap();
+    }
+
+    fn torn_backups(dir: &std::path::Path) -> Vec<Vec<u8>> {
+        match fs::read_dir(dir.join("backups/log.torn")) {
+            Ok(entries) => entries
+                .map(|e| fs::read(e.unwrap().path()).unwrap())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_torn_append_is_removed_into_a_backup_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        fs::write(p.abs(), b"H\na\n").unwrap();
+        killed_mid_append(dir.path(), &p, b"\nrow one\nrow two\n", 11);
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\n\nrow one\nro");
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
+        let seen = log
+            .submit(|idx: &Lines| Ok((b"b\n".to_vec(), idx.0.clone())))
+            .unwrap();
+        // The job never saw the torn lines.
+        assert_eq!(seen, vec![(1, "H".to_string()), (2, "a".to_string())]);
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nb\n");
+        assert_eq!(torn_backups(dir.path()), vec![b"\nrow one\nro".to_vec()]);
+        let record = last_repair(&dir.path().join(".locks/log.repaired"));
+        let record = record.unwrap();
+        assert_eq!((record.offset, record.bytes_removed), (4, 11));
+        assert!(record.backup.starts_with("backups/log.torn/"), "{record:?}");
+        // Settled once: the next batch removes nothing.
+        log.submit(|_| Ok((b"c\n".to_vec(), ()))).unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nb\nc\n");
+        assert_eq!(torn_backups(dir.path()).len(), 1);
+    }
+
+    fn last_repair(record: &std::path::Path) -> Option<Repair> {
+        serde_json::from_slice(&fs::read(record).ok()?).ok()
+    }
+
+    #[test]
+    fn a_server_starting_settles_a_torn_append_of_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        killed_mid_append(dir.path(), &p, b"H\nfirst row\n", 5);
+        let locks = locks(dir.path(), Duration::from_secs(5));
+        let r = settle_interrupted(&p, &locks, &backups(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.file.as_str(), r.offset, r.bytes_removed), ("log", 0, 5));
+        assert_eq!(fs::read(p.abs()).unwrap(), b"");
+        assert_eq!(torn_backups(dir.path()), vec![b"H\nfir".to_vec()]);
+        assert!(
+            settle_interrupted(&p, &locks, &backups(dir.path()))
+                .unwrap()
+                .is_none()
+        );
+        // The next append starts the file over, header first.
+        let log = AppendLog::<Lines>::start(p.clone(), locks, backups(dir.path())).unwrap();
+        log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\nx\n");
+    }
+
+    #[test]
+    fn a_whole_batch_matching_the_intent_is_kept() {
+        // Killed after the write (and maybe the sync and the answer) but
+        // before the intent was cleared.
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        fs::write(p.abs(), b"H\na\n").unwrap();
+        killed_mid_append(dir.path(), &p, b"acked\n", 6);
+        let locks = locks(dir.path(), Duration::from_secs(5));
+        assert!(
+            settle_interrupted(&p, &locks, &backups(dir.path()))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nacked\n");
+        assert!(torn_backups(dir.path()).is_empty());
+        // Killed before writing anything: nothing to do either.
+        killed_mid_append(dir.path(), &p, b"never\n", 0);
+        assert!(
+            settle_interrupted(&p, &locks, &backups(dir.path()))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nacked\n");
+    }
+
+    #[test]
+    fn a_last_line_written_by_hand_without_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        fs::write(p.abs(), b"H\na\n").unwrap();
+        // An intent whose append never started, then a hand-written line
+        // with no newline: its bytes are not the batch's.
+        killed_mid_append(dir.path(), &p, b"row one\nrow two\n", 0);
+        let mut f = OpenOptions::new().append(true).open(p.abs()).unwrap();
+        f.write_all(b"by hand").unwrap();
+        drop(f);
+        let log = AppendLog::<Lines>::start(
+            p.clone(),
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
+        log.submit(|_| Ok((b"b\n".to_vec(), ()))).unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nby hand\nb\n");
+        // Likewise when the hand-written bytes begin like the batch: they
+        // run past where it would end.
+        killed_mid_append(dir.path(), &p, b"row\n", 0);
+        let mut f = OpenOptions::new().append(true).open(p.abs()).unwrap();
+        f.write_all(b"row\nmore").unwrap();
+        drop(f);
+        log.submit(|_| Ok((b"c\n".to_vec(), ()))).unwrap();
+        assert_eq!(
+            fs::read(p.abs()).unwrap(),
+            b"H\na\nby hand\nb\nrow\nmore\nc\n"
+        );
+        assert!(torn_backups(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_write_is_cut_back_to_where_the_batch_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "log");
+        fs::write(p.abs(), b"H\na\n").unwrap();
+        // What a write that failed half way (ENOSPC, EFBIG) leaves.
+        killed_mid_append(dir.path(), &p, b"row one\nrow two\n", 9);
+        let locks = locks(dir.path(), Duration::from_secs(5));
+        let _held = locks.lock(&p).unwrap();
+        let intent = Intent::open(&Sidecars::of(&locks, &p).intent).unwrap();
+        let pending = intent.pending().unwrap().unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(p.abs())
+            .unwrap();
+        let said = undo(&f, &pending, &intent);
+        assert!(said.contains("removed again"), "{said}");
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\n");
+        assert!(intent.pending().unwrap().is_none());
+        // A batch written whole whose sync failed is not acknowledged either.
+        intent.record(&pending, b"row one\nrow two\n").unwrap();
+        let mut w = &f;
+        w.write_all(b"row one\nrow two\n").unwrap();
+        let said = undo(&f, &pending, &intent);
+        assert!(said.contains("removed again"), "{said}");
+        assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\n");
+        assert!(torn_backups(dir.path()).is_empty());
+    }
+
     #[test]
     fn after_close_appends_are_refused_as_shutting_down() {
         let dir = tempfile::tempdir().unwrap();
         let p = ProjectPath::resolve(dir.path(), "log");
-        let log = AppendLog::<Lines>::start(p, locks(dir.path(), Duration::from_secs(5))).unwrap();
+        let log = AppendLog::<Lines>::start(
+            p,
+            locks(dir.path(), Duration::from_secs(5)),
+            backups(dir.path()),
+        )
+        .unwrap();
         log.close();
         let e = log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap_err();
         assert!(matches!(e, Error::ShuttingDown), "{e:?}");

@@ -29,6 +29,11 @@ impl Backups {
         self.dir.join(file.rel())
     }
 
+    /// Where the backup `id` of `file` is stored.
+    pub fn path_of(&self, file: &ProjectPath, id: &str) -> ProjectPath {
+        self.folder(file).join(id)
+    }
+
     /// The backup id for `bytes` of a file named like `rel`, taken at `now`.
     pub fn id_for(rel: &str, bytes: &[u8], now: Timestamp) -> String {
         let ext = Path::new(rel)

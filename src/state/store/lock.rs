@@ -68,9 +68,10 @@ impl Locks {
         }
     }
 
-    /// The sidecar lock file's name for the file `rel`.
-    fn lock_file_name(rel: &str) -> String {
-        let mut name = String::with_capacity(rel.len() + 5);
+    /// A sidecar's name for the file `rel`: `rel` with `%` → `%25` and
+    /// `/`, `\\` → `%2F`, then `.` and `ext`.
+    fn sidecar_name(rel: &str, ext: &str) -> String {
+        let mut name = String::with_capacity(rel.len() + ext.len() + 1);
         for c in rel.chars() {
             match c {
                 '/' | '\\' => name.push_str("%2F"),
@@ -78,7 +79,8 @@ impl Locks {
                 c => name.push(c),
             }
         }
-        name.push_str(".lock");
+        name.push('.');
+        name.push_str(ext);
         name
     }
 
@@ -94,8 +96,11 @@ impl Locks {
         self.timeout
     }
 
-    fn sidecar(&self, file: &ProjectPath) -> ProjectPath {
-        self.dir.join(&Self::lock_file_name(file.rel()))
+    /// A sidecar of `file` in the locks directory: `lock` for its lock
+    /// file, others (e.g. `intent` for `.roo/.locks/task_timing.tsv.intent`)
+    /// written only by the holder of the file's lock.
+    pub fn sidecar(&self, file: &ProjectPath, ext: &str) -> ProjectPath {
+        self.dir.join(&Self::sidecar_name(file.rel(), ext))
     }
 
     /// Takes the exclusive lock of `file`, waiting at most the configured
@@ -114,7 +119,7 @@ impl Locks {
         deadline: Instant,
     ) -> Result<LockGuard<'_>> {
         may_block()?;
-        let sidecar = self.sidecar(file);
+        let sidecar = self.sidecar(file, "lock");
         let key = sidecar.abs().to_path_buf();
 
         // In-process: wait for other threads of this process.
@@ -197,7 +202,7 @@ impl Locks {
     /// The error of a caller that waited for `file`'s lock since `start`
     /// and gave up: it names the holder the lock file records.
     pub fn timed_out(&self, file: &ProjectPath, start: Instant) -> Error {
-        let sidecar = self.sidecar(file);
+        let sidecar = self.sidecar(file, "lock");
         let holder = fs::read(sidecar.abs())
             .ok()
             .and_then(|b| Holder::parse(&b))
@@ -302,10 +307,10 @@ mod tests {
     #[test]
     fn lock_file_names_encode_slashes() {
         assert_eq!(
-            Locks::lock_file_name(".roo/schedules.json"),
+            Locks::sidecar_name(".roo/schedules.json", "lock"),
             ".roo%2Fschedules.json.lock"
         );
-        assert_eq!(Locks::lock_file_name("a%b"), "a%25b.lock");
+        assert_eq!(Locks::sidecar_name("a%b", "lock"), "a%25b.lock");
     }
 
     #[test]

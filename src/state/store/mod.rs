@@ -9,6 +9,8 @@
 //!   `fsync` of the directory) and plain reads;
 //! * [`append`]: the group-commit append log (one `write` of whole lines +
 //!   one `fdatasync` per batch, under the lock);
+//! * [`intent`]: what makes an append a kill cut short recognisable, and
+//!   its removal into a backup;
 //! * [`file`]: the cached state file (parse once per change of the file's
 //!   stamp; locked update with version check, backup and atomic replace);
 //! * [`group`]: group commit for whole-file rewrites queued in one process;
@@ -26,6 +28,7 @@ pub mod backup;
 pub mod cache;
 pub mod file;
 pub mod group;
+pub mod intent;
 pub mod lock;
 pub mod replace;
 pub mod stamp;

@@ -77,11 +77,15 @@ pub fn refuse_read_only(path: &ProjectPath) -> Result<()> {
     }
 }
 
-/// `fsync`s a directory so that a rename or a new entry in it is durable.
+/// `fsync`s a directory so that a rename or a new entry in it is durable
+/// (`rel`, the file that changed, names it in the error).
 pub fn sync_dir(dir: &Path, rel: &str) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("cannot sync directory of", rel, e))
+    fsync_dir(dir).map_err(|e| Error::io("cannot sync directory of", rel, e))
+}
+
+/// [`sync_dir`] with the bare I/O error.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 fn temp_prefix(path: &Path) -> String {
