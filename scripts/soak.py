@@ -6,7 +6,7 @@ r"""soak.py: run the HTTP daemon under a steady mixed load and watch its memory.
 
 Standard library only (Python 3.11+). Starts `BIN --root TMP --mode http
 --port 0` on a fresh temporary project (its `.roo/orchestrator.toml` sets
-`[http] max_sessions`, default 100 here, so that abandoned sessions hit the
+`[http] max_sessions`, default 32 here, so that abandoned sessions hit the
 cap and are evicted early in the run; the 5-minute session idle expiry has no
 configuration key), reads the port from "listening on http://HOST:PORT", and
 for --seconds runs, from a few threads, at a steady ~100 tool calls/s:
@@ -675,6 +675,16 @@ def run(a):
         idle = proc_sample(proc.pid) or {}
         rollup = smaps_rollup(proc.pid)
         summary = summarize(a, base, samples, stats, fds_end, idle, rollup)
+        summary["files_kb"] = {}
+        for dirpath, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root)
+                if not rel.startswith(os.path.join(".roo", "backups")):
+                    try:
+                        summary["files_kb"][rel] = round(os.path.getsize(path) / 1024, 1)
+                    except OSError:
+                        pass
     finally:
         stop.set()
         code = stop_daemon(proc)
@@ -774,8 +784,9 @@ def main():
     p.add_argument("--pace", type=float, default=0.02, help="seconds a session thread waits between requests")
     p.add_argument("--abandon-every", type=int, default=4,
                    help="every Nth session is dropped without DELETE (default 4; 0: never)")
-    p.add_argument("--max-sessions", type=int, default=100,
-                   help="[http] max_sessions for the daemon (default 100; 0: the server's default)")
+    p.add_argument("--max-sessions", type=int, default=32,
+                   help="[http] max_sessions for the daemon (default 32, reached within ~10 s, so"
+                   " abandoned sessions are evicted from early on; 0: the server's default, 1000)")
     p.add_argument("--slowloris", type=int, default=2, help="concurrent slowloris connections (default 2)")
     p.add_argument("--header-timeout", type=float, default=10, help="the daemon's header_timeout_s (default 10)")
     p.add_argument("--body-timeout", type=float, default=30, help="the daemon's body_timeout_s (default 30)")

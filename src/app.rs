@@ -74,7 +74,7 @@ impl App {
         self.spawn(async move {
             tokio::select! {
                 () = signal() => {
-                    eprintln!("loop-orchestrator: shutting down: finishing calls in flight");
+                    say!("loop-orchestrator: shutting down: finishing calls in flight");
                     token.cancel();
                 }
                 () = token.cancelled() => {}
@@ -94,7 +94,7 @@ impl App {
         })
         .await;
         if waited.is_err() {
-            eprintln!(
+            say!(
                 "loop-orchestrator: shutdown: work still running after {} s",
                 grace.as_secs()
             );

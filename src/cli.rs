@@ -139,7 +139,7 @@ fn init_logging() {
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("loop-orchestrator: {msg}");
+    say!("loop-orchestrator: {msg}");
     ExitCode::from(code)
 }
 
@@ -150,7 +150,7 @@ fn print_json<T: Serialize>(v: &T) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("loop-orchestrator: cannot print the result: {e}");
+            say!("loop-orchestrator: cannot print the result: {e}");
             false
         }
     }

@@ -18,6 +18,16 @@
 
 #![forbid(unsafe_code)]
 
+/// Prints a line on stderr, like `eprintln!`, but a stderr nobody reads any
+/// more (a closed pipe) is ignored instead of panicking: a daemon whose log
+/// reader went away must still shut down on SIGTERM.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod app;
 mod cli;
 pub mod config;

@@ -416,3 +416,39 @@ fn sigterm_in_stdio_mode_finishes_writes_and_exits_0() {
     assert!(tsv.lines().count() > 1, "{tsv}");
     drop(stdin);
 }
+
+/// A daemon whose stderr reader went away (a closed log pipe) still shuts
+/// down on SIGTERM: its shutdown messages used to panic on the broken pipe
+/// and leave it running.
+#[test]
+fn sigterm_stops_a_daemon_whose_log_pipe_is_closed() {
+    let root = root_with("empty");
+    let mut child = std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root.path())
+        .args(["--mode", "http", "--port", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("listening on http://"), "{line}");
+    drop(err);
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the daemon ignored SIGTERM with its stderr closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

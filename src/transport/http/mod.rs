@@ -186,11 +186,11 @@ where
     } else {
         addr.to_string()
     };
-    eprintln!(
+    say!(
         "listening on http://{shown} (MCP: http://{shown}/mcp, legacy SSE: http://{shown}/sse, root: {root})"
     );
     if !policy.has_token() && !is_loopback(&opts.host) {
-        eprintln!("warning: no token; every client that can reach {shown} can call the tools");
+        say!("warning: no token; every client that can reach {shown} can call the tools");
     }
     let policy = Arc::new(policy);
     // `stopping`: stop accepting; `ct`: end sessions and streams, once the
@@ -204,7 +204,7 @@ where
             stop.cancelled().await;
             stopping.cancel();
             if !policy.wait_idle(SHUTDOWN_GRACE).await {
-                eprintln!(
+                say!(
                     "shutdown: requests still running after {} s",
                     SHUTDOWN_GRACE.as_secs()
                 );
@@ -217,7 +217,7 @@ where
     tokio::select! {
         () = server => {}
         () = async { ct.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
-            eprintln!("shutdown: closed the remaining connections");
+            say!("shutdown: closed the remaining connections");
         }
     }
     drain.abort();
