@@ -77,6 +77,9 @@ pub struct HttpLimits {
     pub body_timeout: Duration,
     /// Most streamable HTTP sessions at once (`max_sessions`).
     pub max_sessions: usize,
+    /// A streamable HTTP session nobody used for this long is closed
+    /// (`session_idle_s`).
+    pub session_idle: Duration,
     /// Most legacy SSE streams at once (`max_sse_streams`).
     pub max_sse_streams: usize,
 }
@@ -87,6 +90,7 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_sessions: 1000,
+            session_idle: Duration::from_secs(300),
             max_sse_streams: 256,
         }
     }
@@ -249,6 +253,7 @@ struct RawHttp {
     header_timeout_s: Seconds,
     body_timeout_s: Seconds,
     max_sessions: PositiveInt,
+    session_idle_s: Seconds,
     max_sse_streams: PositiveInt,
 }
 impl Default for RawHttp {
@@ -260,6 +265,7 @@ impl Default for RawHttp {
             header_timeout_s: Seconds(d.header_timeout.as_secs_f64()),
             body_timeout_s: Seconds(d.body_timeout.as_secs_f64()),
             max_sessions: PositiveInt(d.max_sessions as u64),
+            session_idle_s: Seconds(d.session_idle.as_secs_f64()),
             max_sse_streams: PositiveInt(d.max_sse_streams as u64),
         }
     }
@@ -572,6 +578,7 @@ impl Config {
                 header_timeout: Duration::from_secs_f64(raw.http.header_timeout_s.0),
                 body_timeout: Duration::from_secs_f64(raw.http.body_timeout_s.0),
                 max_sessions: usize::try_from(raw.http.max_sessions.0).unwrap_or(usize::MAX),
+                session_idle: Duration::from_secs_f64(raw.http.session_idle_s.0),
                 max_sse_streams: usize::try_from(raw.http.max_sse_streams.0).unwrap_or(usize::MAX),
             },
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),

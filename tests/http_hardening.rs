@@ -412,3 +412,39 @@ async fn sessions_are_capped_idle_ones_give_way_and_busy_ones_get_503() {
         "a closed stream makes its session idle again: {body}"
     );
 }
+
+/// An abandoned session (no DELETE) is closed after `session_idle_s` and
+/// frees its place; it used to be held for a fixed 5 minutes.
+#[tokio::test]
+async fn abandoned_sessions_close_after_the_configured_idle_time() {
+    let root = root_with_http("session_idle_s = 1");
+    let d = start(root.path(), &[]);
+    let r = post_mcp(&d, INIT).send().await.unwrap();
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let _ = r.text().await.unwrap();
+    let sessions = || async {
+        let h: Value = reqwest::get(format!("{}/healthz", d.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        h["sessions"].as_u64().unwrap()
+    };
+    assert_eq!(sessions().await, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sessions().await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle session was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ping = post_mcp(&d, r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
+        .header("mcp-session-id", sid.as_str())
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), 404, "the session is gone");
+}

@@ -344,8 +344,8 @@ pub fn tracking(project: &Project, q: TrackingQuery, now: Timestamp) -> Result<T
     let read_err = |e| Error::io("cannot read", path.rel(), e);
     let (exists, size, summary) = match open_read(path)? {
         Some((f, size)) => {
-            let summary =
-                timing::summarize(BufReader::with_capacity(1 << 20, f), &opt).map_err(read_err)?;
+            let summary = timing::summarize(BufReader::with_capacity(64 * 1024, f), &opt)
+                .map_err(read_err)?;
             (true, size, summary)
         }
         None => (

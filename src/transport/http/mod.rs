@@ -117,7 +117,10 @@ where
         .with_max_request_body_bytes(MAX_BODY)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     let factory = service.clone();
-    let http_sessions = Arc::new(sessions::Capped::new(opts.limits.max_sessions));
+    let http_sessions = Arc::new(sessions::Capped::new(
+        opts.limits.max_sessions,
+        opts.limits.session_idle,
+    ));
     let mcp = StreamableHttpService::new(
         move || Ok(factory.clone()),
         Arc::clone(&http_sessions),

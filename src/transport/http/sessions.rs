@@ -57,9 +57,17 @@ pub enum CappedError {
 }
 
 impl Capped {
-    pub fn new(max: usize) -> Self {
+    /// At most `max` sessions; one unused for `idle` is closed.
+    pub fn new(max: usize, idle: std::time::Duration) -> Self {
+        let mut inner = LocalSessionManager::default();
+        inner.session_config.keep_alive = Some(idle);
+        // rmcp keeps each answered request's stream for late resumption
+        // until this passes and the session sees another event: an
+        // abandoned session held ~60 KB more for a minute (or until it
+        // expired). Resumption comes within seconds or not at all.
+        inner.session_config.completed_cache_ttl = std::time::Duration::from_secs(10);
         Capped {
-            inner: LocalSessionManager::default(),
+            inner,
             uses: Mutex::new(HashMap::new()),
             max,
         }
