@@ -68,12 +68,15 @@ impl App {
         self.tasks.spawn(task);
     }
 
-    /// Cancels the shutdown token on SIGINT or SIGTERM.
+    /// Cancels the shutdown token on SIGINT or SIGTERM. The handlers are
+    /// installed before this returns (call it inside the runtime), so a
+    /// signal that comes right after start-up is not fatal.
     pub fn stop_on_signals(self: &Arc<Self>) {
         let token = self.shutdown_token();
+        let signal = signal();
         self.spawn(async move {
             tokio::select! {
-                () = signal() => {
+                () = signal => {
                     say!("loop-orchestrator: shutting down: finishing calls in flight");
                     token.cancel();
                 }
@@ -105,25 +108,35 @@ impl App {
     }
 }
 
-async fn signal() {
+/// Listens for SIGINT and SIGTERM from now on; the future ends at the
+/// first of them.
+fn signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                (term, int) => {
+                    if let Err(e) = term.as_ref().and(int.as_ref()) {
+                        tracing::error!("cannot listen for SIGTERM or SIGINT: {e}");
+                    }
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
