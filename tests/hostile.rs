@@ -115,7 +115,13 @@ async fn pipelined_rewrites_keep_the_newest_backups_in_write_order() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     kept.sort();
-    assert_eq!(kept.len(), 3, "{kept:?}");
+    // Rewrites queued together share one backup: as many backups as
+    // batches, of which the newest 3 are kept.
+    let batches: std::collections::HashSet<&str> = results
+        .iter()
+        .filter_map(|v| v["backup_id"].as_str())
+        .collect();
+    assert_eq!(kept.len(), batches.len().min(3), "{kept:?}");
     assert_eq!(kept.last().map(String::as_str), Some(id), "{kept:?}");
     c.cancel().await.unwrap();
 }

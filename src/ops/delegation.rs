@@ -229,7 +229,17 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
                     });
                     d
                 }
-                None => create(project, log, same, priority, now)?,
+                None => {
+                    let (d, raced) = create(project, log, same, priority, now)?;
+                    if raced {
+                        out.replayed = true;
+                        out.warnings.push(format!(
+                            "a create with the same idempotency_key was logged first (created {}); it is returned, and the time tracking this call had started was stopped again",
+                            d.created_at
+                        ));
+                    }
+                    d
+                }
             };
             if let Some(t) = &delegation.task_id {
                 out.time_task_id = Some(t.clone());
@@ -353,6 +363,10 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
 /// source, no key) counts as a retry of the first.
 pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How many of the newest delegations a create without a key compares
+/// itself with.
+const REPEAT_SCAN: usize = 500;
+
 /// What makes a create a repeat of an earlier one.
 #[derive(Debug, Clone)]
 struct Same {
@@ -373,8 +387,11 @@ impl Same {
         let mut recent = idx.list.iter().rev();
         match &self.key {
             Some(k) => recent.find(|d| d.idempotency_key.as_ref() == Some(k)),
-            None => recent.take_while(|d| d.created_at >= self.since).find(|d| {
-                d.is_pending()
+            // The newest few hundred: several processes may log out of
+            // time order, so no early stop at the first older one.
+            None => recent.take(REPEAT_SCAN).find(|d| {
+                d.created_at >= self.since
+                    && d.is_pending()
                     && d.idempotency_key.is_none()
                     && d.task == self.task
                     && d.mode == self.mode
@@ -390,14 +407,15 @@ impl Same {
 /// Logs a new delegation with its time tracking, both or neither: the
 /// timer starts first (a failure there leaves nothing behind), then the
 /// delegation is logged; if that fails, or a create with the same key got
-/// in first, the timer is stopped again.
+/// in first, the timer is stopped again. Returns the delegation and
+/// whether it is the one another create logged first.
 fn create(
     project: &Project,
     log: &AppendLog<DelegationIndex>,
     same: Same,
     priority: Priority,
     now: Timestamp,
-) -> Result<Delegation> {
+) -> Result<(Delegation, bool)> {
     let timing = project.timing_log()?;
     let id = new_id("d", now);
     let row = NewRow::started(
@@ -457,11 +475,11 @@ fn create(
         })
     };
     match logged {
-        Ok(Ok(d)) => Ok(d),
+        Ok(Ok(d)) => Ok((d, false)),
         // Another create with the same key won the race: its delegation.
         Ok(Err(d)) => {
             undo("a create with the same key was logged first")?;
-            Ok(d)
+            Ok((d, true))
         }
         Err(e) => {
             undo(&format!("the delegation could not be logged ({e})"))?;

@@ -423,4 +423,52 @@ mod tests {
             "y\n"
         );
     }
+
+    #[test]
+    fn changes_that_cancel_out_in_one_batch_write_nothing_and_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path(), Duration::from_secs(10));
+        f.update(None, Timestamp::now(), |l| {
+            l.push("a".into());
+            Ok((true, ()))
+        })
+        .unwrap();
+        let before = std::fs::read(dir.path().join("list.txt")).unwrap();
+        // Hold the lock (as another process would) while two changes queue
+        // in order: one adds a line, the next removes it.
+        let other = Locks::new(
+            ProjectPath::resolve(dir.path(), ".roo/.locks"),
+            Duration::from_secs(1),
+        );
+        let held = other
+            .lock(&ProjectPath::resolve(dir.path(), "list.txt"))
+            .unwrap();
+        let (add, remove) = std::thread::scope(|s| {
+            let add = s.spawn(|| {
+                f.update(None, Timestamp::now(), |l| {
+                    l.push("x".into());
+                    Ok((true, ()))
+                })
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            let remove = s.spawn(|| {
+                f.update(None, Timestamp::now(), |l| {
+                    let n = l.len();
+                    l.retain(|x| x != "x");
+                    Ok((l.len() != n, ()))
+                })
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+            (
+                add.join().unwrap().unwrap(),
+                remove.join().unwrap().unwrap(),
+            )
+        });
+        assert!(!add.changed && !remove.changed, "{add:?} {remove:?}");
+        assert!(add.backup_id.is_none() && remove.backup_id.is_none());
+        assert_eq!(add.version.as_deref(), Some(version(&before).as_str()));
+        assert_eq!(std::fs::read(dir.path().join("list.txt")).unwrap(), before);
+        assert_eq!(backups(dir.path()), 0);
+    }
 }

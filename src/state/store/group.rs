@@ -54,6 +54,8 @@ struct Outcome {
     version: Option<String>,
     /// The index of the first member that changed the bytes.
     first_change: Option<usize>,
+    /// The file was written (the changes did not cancel out).
+    rewritten: bool,
 }
 
 struct Batch<W> {
@@ -161,8 +163,15 @@ pub struct Turn<R> {
     pub backup_id: Option<String>,
 }
 
-/// What a member's `apply` returned, with its place in the batch.
-type Applied<R> = Result<(R, bool, usize)>;
+/// What a member's turn produced, before the batch's outcome is known.
+struct Mine<R> {
+    value: R,
+    changed: bool,
+    /// The member's place in the batch.
+    index: usize,
+}
+
+type Applied<R> = Result<Mine<R>>;
 
 impl<W> Group<W> {
     fn inner(&self) -> MutexGuard<'_, Inner<W>> {
@@ -207,7 +216,14 @@ impl<W> Group<W> {
                 && b.order.contains(&me)
             {
                 let outcome = Arc::clone(&b.outcome);
-                return self.member(inner, me, outcome, apply);
+                return self.member(inner, me, outcome, deadline, file, apply);
+            }
+            if !inner.queue.contains(&me) {
+                // Taken into a batch that its leader abandoned before this
+                // thread woke.
+                return Err(Error::Internal(
+                    "the batch this rewrite was part of was abandoned".into(),
+                ));
             }
             if !inner.leading && inner.queue.front() == Some(&me) {
                 inner.leading = true;
@@ -236,6 +252,8 @@ impl<W> Group<W> {
         mut inner: MutexGuard<'a, Inner<W>>,
         me: u64,
         outcome: Arc<OnceLock<Outcome>>,
+        deadline: Instant,
+        file: &impl Leader<W>,
         apply: impl Apply<W, R>,
     ) -> Result<Turn<R>> {
         // Wait for my turn (or for a leader that gave up on the batch).
@@ -252,27 +270,41 @@ impl<W> Group<W> {
             }
             inner = self.wait(inner, None);
         }
-        let mine = self.apply(inner, apply);
+        if Instant::now() >= deadline {
+            // Its time ran out while earlier changes had their turns: it
+            // passes its turn without changing anything.
+            let _pass = PassTurn::skip(self, &mut inner, &outcome);
+            drop(inner);
+            drop(_pass);
+            return Err(file.timed_out());
+        }
+        // A refused change has changed nothing: its caller need not wait
+        // for the others.
+        let mine = self.apply(inner, &outcome, apply)?;
         let mut inner = self.inner();
         while outcome.get().is_none() {
             inner = self.wait(inner, None);
         }
         drop(inner);
-        Self::result(mine, &outcome)
+        Self::result(Ok(mine), &outcome)
     }
 
     /// A member's answer from its turn and the batch's outcome: a member
     /// that changed the file, or saw a change of the batch, gets the
     /// write's error.
     fn result<R>(mine: Applied<R>, outcome: &OnceLock<Outcome>) -> Result<Turn<R>> {
-        let (value, changed, index) = mine?;
+        let Mine {
+            value,
+            changed,
+            index,
+        } = mine?;
         let Some(o) = outcome.get() else {
             return Err(Error::Internal("a batch ended without an outcome".into()));
         };
         match &o.write {
             Ok(backup_id) => Ok(Turn {
                 value,
-                changed,
+                changed: changed && o.rewritten,
                 version: o.version.clone(),
                 backup_id: if changed { backup_id.clone() } else { None },
             }),
@@ -280,7 +312,7 @@ impl<W> Group<W> {
             // Before the first change: what this member saw is on disk.
             Err(_) => Ok(Turn {
                 value,
-                changed,
+                changed: false,
                 version: o.version.clone(),
                 backup_id: None,
             }),
@@ -290,7 +322,12 @@ impl<W> Group<W> {
     /// Runs `apply` in my turn (`inner` is locked and it is my turn) on
     /// the value the member before me left. The turn passes on even if
     /// `apply` fails or panics.
-    fn apply<R>(&self, mut inner: MutexGuard<'_, Inner<W>>, apply: impl Apply<W, R>) -> Applied<R> {
+    fn apply<R>(
+        &self,
+        mut inner: MutexGuard<'_, Inner<W>>,
+        outcome: &Arc<OnceLock<Outcome>>,
+        apply: impl Apply<W, R>,
+    ) -> Applied<R> {
         let taken = inner.batch.as_mut().map(|b| {
             (
                 b.work.take(),
@@ -301,6 +338,7 @@ impl<W> Group<W> {
         drop(inner);
         let mut pass = PassTurn {
             group: self,
+            batch: Arc::clone(outcome),
             work: None,
             changed: false,
         };
@@ -318,35 +356,64 @@ impl<W> Group<W> {
         let (changed, value) = out?;
         pass.changed = changed;
         drop(pass);
-        Ok((value, changed, index))
+        Ok(Mine {
+            value,
+            changed,
+            index,
+        })
     }
 }
 
 /// Passes the turn on when dropped and gives the value back to the batch
-/// (a panic loses it: the batch then writes nothing).
+/// (a panic loses it: the batch then writes nothing). It acts only on its
+/// own batch.
 struct PassTurn<'a, W> {
     group: &'a Group<W>,
+    /// Its batch (by the batch's outcome).
+    batch: Arc<OnceLock<Outcome>>,
     work: Option<W>,
     changed: bool,
+}
+
+impl<'a, W> PassTurn<'a, W> {
+    /// Passes the turn without taking the value (`inner` is locked and it
+    /// is the caller's turn).
+    fn skip(
+        group: &'a Group<W>,
+        inner: &mut MutexGuard<'_, Inner<W>>,
+        batch: &Arc<OnceLock<Outcome>>,
+    ) -> PassTurn<'a, W> {
+        let work = inner.batch.as_mut().and_then(|b| b.work.take());
+        PassTurn {
+            group,
+            batch: Arc::clone(batch),
+            work,
+            changed: false,
+        }
+    }
 }
 
 impl<W> Drop for PassTurn<'_, W> {
     fn drop(&mut self) {
         let mut inner = self.group.inner();
-        if let Some(b) = &mut inner.batch {
-            match self.work.take() {
-                Some(w) => b.work = Some(w),
-                None => b.lost = true,
-            }
-            if self.changed {
-                b.first_change.get_or_insert(b.pos);
-            }
-            b.pos += 1;
-            // The next member, or the leader once every member had its turn.
-            let next = b.order.get(b.pos).or(b.order.first()).copied();
-            if let Some(t) = next {
-                inner.wake(t);
-            }
+        let Some(b) = &mut inner.batch else {
+            return;
+        };
+        if !Arc::ptr_eq(&b.outcome, &self.batch) {
+            return;
+        }
+        match self.work.take() {
+            Some(w) => b.work = Some(w),
+            None => b.lost = true,
+        }
+        if self.changed {
+            b.first_change.get_or_insert(b.pos);
+        }
+        b.pos += 1;
+        // The next member, or the leader once every member had its turn.
+        let next = b.order.get(b.pos).or(b.order.first()).copied();
+        if let Some(t) = next {
+            inner.wake(t);
         }
     }
 }
@@ -391,7 +458,7 @@ impl<W> Leading<'_, W> {
             }
         }
         // The leader was the oldest ticket: its turn is the first.
-        let mine = group.apply(inner, apply);
+        let mine = group.apply(inner, &outcome, apply);
 
         // Wait for every member's turn, then write once.
         let mut inner = group.inner();
@@ -409,16 +476,16 @@ impl<W> Leading<'_, W> {
             inner = group.wait(inner, None);
         };
         drop(inner);
-        let unchanged = || (Ok(None), bytes.as_deref().map(|b| file.version(b)));
-        let (write, on_disk) = match (work, first_change) {
+        let unchanged = || (Ok(None), bytes.as_deref().map(|b| file.version(b)), false);
+        let (write, on_disk, rewritten) = match (work, first_change) {
             (Some(w), Some(_)) => {
                 let new = file.save(&w);
                 if bytes.as_deref() == Some(new.as_slice()) {
                     unchanged()
                 } else {
                     match file.commit(bytes.as_deref(), &new) {
-                        Ok(c) => (Ok(c.backup_id), c.version),
-                        Err(e) => (Err(e), bytes.as_deref().map(|b| file.version(b))),
+                        Ok(c) => (Ok(c.backup_id), c.version, true),
+                        Err(e) => (Err(e), bytes.as_deref().map(|b| file.version(b)), false),
                     }
                 }
             }
@@ -429,6 +496,7 @@ impl<W> Leading<'_, W> {
             write,
             version: on_disk,
             first_change,
+            rewritten,
         });
         drop(self);
         Group::<W>::result(mine, &outcome)
@@ -446,6 +514,7 @@ impl<W> Drop for Leading<'_, W> {
                 )),
                 version: None,
                 first_change: Some(0),
+                rewritten: false,
             });
         }
         let me = self.me;
