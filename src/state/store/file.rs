@@ -244,6 +244,23 @@ mod tests {
         std::fs::read_dir(root.join(".roo/backups/list.txt")).map_or(0, |d| d.count())
     }
 
+    /// Adds `line` to the file (a change that always changes it).
+    fn push(f: &StateFile<Vec<String>>, line: &str) -> Result<Written<()>> {
+        f.update(None, Timestamp::now(), |l| {
+            l.push(line.to_string());
+            Ok((true, ()))
+        })
+    }
+
+    /// A lock table on the same directory, standing for another process:
+    /// its flock conflicts with ours.
+    fn other_process(root: &std::path::Path) -> Locks {
+        Locks::new(
+            ProjectPath::resolve(root, ".roo/.locks"),
+            Duration::from_secs(1),
+        )
+    }
+
     /// Runs `n` threads that start together, each calling `f(i)`.
     fn together<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         let start = Barrier::new(n);
@@ -265,11 +282,7 @@ mod tests {
     fn rewrites_queued_together_are_all_written_with_fewer_backups() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path(), Duration::from_secs(10));
-        f.update(None, Timestamp::now(), |l| {
-            l.push("first".into());
-            Ok((true, ()))
-        })
-        .unwrap();
+        push(&f, "first").unwrap();
         let n = 48;
         let out = together(n, |i| {
             f.update(None, Timestamp::now(), |l| {
@@ -346,11 +359,7 @@ mod tests {
         let ok = out.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
         let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
         assert_eq!(on_disk.lines().count(), 16 + ok, "acknowledged = written");
-        f.update(None, Timestamp::now(), |l| {
-            l.push("after".into());
-            Ok((true, ()))
-        })
-        .unwrap();
+        push(&f, "after").unwrap();
         let on_disk = std::fs::read_to_string(dir.path().join("list.txt")).unwrap();
         assert_eq!(on_disk.lines().count(), 17 + ok);
     }
@@ -391,21 +400,11 @@ mod tests {
     fn a_caller_that_times_out_waiting_changes_nothing_and_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path(), Duration::from_millis(200));
-        // Another lock table on the same directory stands for another
-        // process: its flock conflicts with ours.
-        let other = Locks::new(
-            ProjectPath::resolve(dir.path(), ".roo/.locks"),
-            Duration::from_secs(1),
-        );
+        let other = other_process(dir.path());
         let held = other
             .lock(&ProjectPath::resolve(dir.path(), "list.txt"))
             .unwrap();
-        let out = together(3, |_| {
-            f.update(None, Timestamp::now(), |l| {
-                l.push("x".into());
-                Ok((true, ()))
-            })
-        });
+        let out = together(3, |_| push(&f, "x"));
         for r in &out {
             let e = r.as_ref().unwrap_err();
             assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
@@ -413,11 +412,7 @@ mod tests {
         }
         assert!(!dir.path().join("list.txt").exists());
         drop(held);
-        f.update(None, Timestamp::now(), |l| {
-            l.push("y".into());
-            Ok((true, ()))
-        })
-        .unwrap();
+        push(&f, "y").unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("list.txt")).unwrap(),
             "y\n"
@@ -428,28 +423,16 @@ mod tests {
     fn changes_that_cancel_out_in_one_batch_write_nothing_and_say_so() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path(), Duration::from_secs(10));
-        f.update(None, Timestamp::now(), |l| {
-            l.push("a".into());
-            Ok((true, ()))
-        })
-        .unwrap();
+        push(&f, "a").unwrap();
         let before = std::fs::read(dir.path().join("list.txt")).unwrap();
         // Hold the lock (as another process would) while two changes queue
         // in order: one adds a line, the next removes it.
-        let other = Locks::new(
-            ProjectPath::resolve(dir.path(), ".roo/.locks"),
-            Duration::from_secs(1),
-        );
+        let other = other_process(dir.path());
         let held = other
             .lock(&ProjectPath::resolve(dir.path(), "list.txt"))
             .unwrap();
         let (add, remove) = std::thread::scope(|s| {
-            let add = s.spawn(|| {
-                f.update(None, Timestamp::now(), |l| {
-                    l.push("x".into());
-                    Ok((true, ()))
-                })
-            });
+            let add = s.spawn(|| push(&f, "x"));
             std::thread::sleep(Duration::from_millis(100));
             let remove = s.spawn(|| {
                 f.update(None, Timestamp::now(), |l| {
