@@ -9,19 +9,6 @@ use std::process::{Command, Output, Stdio};
 use common::*;
 use serde_json::{Value, json};
 
-/// `loop-orchestrator --mode stdio` with piped stdin and stdout.
-fn stdio_server(root: &std::path::Path) -> std::process::Child {
-    Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -118,27 +118,12 @@ async fn several_processes_writing_at_once_lose_nothing_and_never_interleave() {
 /// Sends MCP requests to a fresh server over raw stdio and kills it after
 /// `delay`, while writes are in flight.
 fn run_and_kill(root: &std::path::Path, delay: Duration, seed: usize) {
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .arg("--mode")
-        .arg("stdio")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_server(root);
     let mut stdin = child.stdin.take().unwrap();
     // The kill delay counts from the server's answer to initialize, so that
     // a slow start (a loaded machine, a debug build) does not eat it.
-    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "killer", "version": "1"}}});
-    stdin.write_all(format!("{hello}\n").as_bytes()).unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut answer = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut answer).unwrap();
-    assert!(answer.contains("\"id\":0"), "{answer}");
+    say_hello(&mut stdin, &mut stdout);
     let mut msgs = vec![json!({"jsonrpc": "2.0", "method": "notifications/initialized"})];
     for i in 0..60 {
         let id = 1 + i;
@@ -325,24 +310,10 @@ fn kill_during_appends(
         f.lock().unwrap();
         f
     });
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_server(root);
     let mut stdin = child.stdin.take().unwrap();
-    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "killer", "version": "1"}}});
-    stdin.write_all(format!("{hello}\n").as_bytes()).unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut answer = String::new();
-    stdout.read_line(&mut answer).unwrap();
-    assert!(answer.contains("\"id\":0"), "{answer}");
+    say_hello(&mut stdin, &mut stdout);
 
     // Rows of about 6 KB (2,000 three-byte characters): a batch spans
     // many pages, so its write takes a while.

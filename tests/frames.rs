@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -88,15 +87,7 @@ fn assert_answer(v: &Value, id: &Value, code: i64, says: &str, frame: &str) {
 #[test]
 fn stdio_answers_every_request_it_cannot_read() {
     let root = root_with("empty");
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["--mode", "stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = stdio_server(root.path());
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel::<Value>();

@@ -7,8 +7,11 @@ use serde::Serialize;
 
 /// Items listed when a call does not say.
 pub const DEFAULT_LIMIT: usize = 200;
-/// The most items a call may ask for.
-pub const MAX_LIMIT: usize = 1000;
+/// The most items a call may ask for (`limit`'s maximum in the schemas,
+/// which the server enforces).
+pub const MAX_LIMIT: u32 = 1000;
+/// The largest `offset` a call may give.
+pub const MAX_OFFSET: u32 = 100_000_000;
 
 /// Which part of a list to give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

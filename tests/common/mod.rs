@@ -53,6 +53,31 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Starts `loop-orchestrator --root ROOT --mode stdio` and connects.
+/// `loop-orchestrator --mode stdio` with piped stdin and stdout.
+pub fn stdio_server(root: &Path) -> std::process::Child {
+    std::process::Command::new(bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "stdio"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn server")
+}
+
+/// Sends `initialize` as a raw line and waits for its answer, so that what
+/// follows counts from a server that is ready.
+pub fn say_hello(stdin: &mut impl std::io::Write, stdout: &mut impl std::io::BufRead) {
+    let hello = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    stdin.write_all(format!("{hello}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    stdout.read_line(&mut answer).unwrap();
+    assert!(answer.contains("\"id\":0"), "{answer}");
+}
+
 pub async fn connect(root: &Path) -> Client {
     let mut cmd = tokio::process::Command::new(bin());
     cmd.arg("--root").arg(root).arg("--mode").arg("stdio");

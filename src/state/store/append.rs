@@ -705,6 +705,13 @@ mod tests {
         f.write_all(&batch[..written]).unwrap();
     }
 
+    /// The log has no interrupted append to remove.
+    fn nothing_to_settle(dir: &std::path::Path, p: &ProjectPath, locks: &Locks) -> bool {
+        settle_interrupted(p, locks, &backups(dir))
+            .unwrap()
+            .is_none()
+    }
+
     fn torn_backups(dir: &std::path::Path) -> Vec<Vec<u8>> {
         match fs::read_dir(dir.join("backups/log.torn")) {
             Ok(entries) => entries
@@ -760,11 +767,7 @@ mod tests {
         assert_eq!((r.file.as_str(), r.offset, r.bytes_removed), ("log", 0, 5));
         assert_eq!(fs::read(p.abs()).unwrap(), b"");
         assert_eq!(torn_backups(dir.path()), vec![b"H\nfir".to_vec()]);
-        assert!(
-            settle_interrupted(&p, &locks, &backups(dir.path()))
-                .unwrap()
-                .is_none()
-        );
+        assert!(nothing_to_settle(dir.path(), &p, &locks));
         // The next append starts the file over, header first.
         let log = AppendLog::<Lines>::start(p.clone(), locks, backups(dir.path())).unwrap();
         log.submit(|_| Ok((b"x\n".to_vec(), ()))).unwrap();
@@ -780,20 +783,12 @@ mod tests {
         fs::write(p.abs(), b"H\na\n").unwrap();
         killed_mid_append(dir.path(), &p, b"acked\n", 6);
         let locks = locks(dir.path(), Duration::from_secs(5));
-        assert!(
-            settle_interrupted(&p, &locks, &backups(dir.path()))
-                .unwrap()
-                .is_none()
-        );
+        assert!(nothing_to_settle(dir.path(), &p, &locks));
         assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nacked\n");
         assert!(torn_backups(dir.path()).is_empty());
         // Killed before writing anything: nothing to do either.
         killed_mid_append(dir.path(), &p, b"never\n", 0);
-        assert!(
-            settle_interrupted(&p, &locks, &backups(dir.path()))
-                .unwrap()
-                .is_none()
-        );
+        assert!(nothing_to_settle(dir.path(), &p, &locks));
         assert_eq!(fs::read(p.abs()).unwrap(), b"H\na\nacked\n");
     }
 

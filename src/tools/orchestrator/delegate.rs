@@ -72,12 +72,12 @@ pub struct DelegateArgs {
     pub include_finished: bool,
     /// list: how many delegations to give (default 200).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = crate::ops::page::MAX_LIMIT))]
     pub limit: Option<u32>,
     /// list: skip this many delegations first (an answer that stops early
     /// gives `next_offset`).
     #[serde(default)]
-    #[schemars(range(max = 100_000_000))]
+    #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
 }
 

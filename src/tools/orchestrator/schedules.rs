@@ -23,12 +23,12 @@ pub struct StatusArgs {
     pub include_instructions: bool,
     /// How many schedules to list (default 200).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = crate::ops::page::MAX_LIMIT))]
     pub limit: Option<u32>,
     /// Skip this many schedules first (an answer that stops early gives
     /// `next_offset`).
     #[serde(default)]
-    #[schemars(range(max = 100_000_000))]
+    #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
 }
 
@@ -92,12 +92,12 @@ pub struct ManageArgs {
     pub expected_version: Option<String>,
     /// list: how many schedules to give (default 200).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = crate::ops::page::MAX_LIMIT))]
     pub limit: Option<u32>,
     /// list: skip this many schedules first (an answer that stops early
     /// gives `next_offset`).
     #[serde(default)]
-    #[schemars(range(max = 100_000_000))]
+    #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
 }
 

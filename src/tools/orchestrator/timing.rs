@@ -61,12 +61,12 @@ pub struct TrackArgs {
     pub end_time: Option<String>,
     /// status: how many open tasks to list (default 200).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = crate::ops::page::MAX_LIMIT))]
     pub limit: Option<u32>,
     /// status: skip this many open tasks first (an answer that stops early
     /// gives `next_offset`).
     #[serde(default)]
-    #[schemars(range(max = 100_000_000))]
+    #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
 }
 

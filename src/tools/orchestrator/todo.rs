@@ -22,12 +22,12 @@ pub struct TodoArgs {
     pub include_details: bool,
     /// How many items to list (default 200).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = crate::ops::page::MAX_LIMIT))]
     pub limit: Option<u32>,
     /// Skip this many matching items first (an answer that stops early
     /// gives `next_offset`).
     #[serde(default)]
-    #[schemars(range(max = 100_000_000))]
+    #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
 }
 
