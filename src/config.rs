@@ -51,6 +51,9 @@ pub struct Files {
     pub backups: ProjectPath,
     pub delegations: ProjectPath,
     pub locks: ProjectPath,
+    /// The configuration file (`--config`, else `.roo/orchestrator.toml`),
+    /// whether or not it exists: never written through the tools.
+    pub config: ProjectPath,
 }
 
 /// The project mode files looked for when `[files] modes` is not set,
@@ -114,6 +117,9 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// The budget of a tool answer's JSON (`[limits] answer_bytes`).
     pub answer_bytes: usize,
+    /// `[fs] deny`: globs (gitignore syntax, relative to the root) of
+    /// files the filesystem tools neither read, write, list nor search.
+    pub fs_deny: Vec<String>,
 }
 
 /// A configuration error; `Display` names the file, line and column.
@@ -274,7 +280,7 @@ impl Default for RawHttp {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawFs {
-    deny: Option<NotYet<FsDeny>>,
+    deny: Vec<DenyGlob>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,11 +338,6 @@ planned!(
     EscalateAfter,
     "failures.escalate_after",
     "this version has no failure-escalation protocol"
-);
-planned!(
-    FsDeny,
-    "fs.deny",
-    "this version has no filesystem tools for it to restrict"
 );
 planned!(
     ValidationProfiles,
@@ -444,6 +445,20 @@ validated!(RelPath, String, |v| if v.is_empty() || v.contains('\0') {
     Ok(())
 });
 
+/// A `[fs] deny` glob (gitignore syntax), checked by compiling it.
+#[derive(Debug, Clone)]
+struct DenyGlob(String);
+validated!(DenyGlob, String, |v| {
+    if v.trim().is_empty() || v.contains('\0') {
+        return Err("must be a non-empty glob without NUL bytes".into());
+    }
+    let mut b = ignore::gitignore::GitignoreBuilder::new("/");
+    b.add_line(None, v)
+        .and_then(|b| b.build())
+        .map(|_| ())
+        .map_err(|e| format!("not a valid glob: {e}"))
+});
+
 #[derive(Debug, Clone)]
 struct NonEmpty(String);
 validated!(NonEmpty, String, |v| if v.trim().is_empty() {
@@ -499,9 +514,13 @@ impl Config {
             });
         }
         let default_path = ProjectPath::resolve(&root, ".roo/orchestrator.toml");
+        let config_file = match explicit {
+            Some(p) => ProjectPath::resolve(&root, &p.to_string_lossy()),
+            None => default_path.clone(),
+        };
         let (raw, source) = match explicit {
             Some(p) => {
-                let sp = ProjectPath::resolve(&root, &p.to_string_lossy());
+                let sp = config_file.clone();
                 let text = std::fs::read_to_string(sp.abs()).map_err(|e| ConfigError::File {
                     path: p.display().to_string(),
                     message: format!("cannot read the config file: {e}"),
@@ -525,10 +544,10 @@ impl Config {
                 }
             },
         };
-        Ok(Self::from_raw(root, raw, source))
+        Ok(Self::from_raw(root, raw, source, config_file))
     }
 
-    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource) -> Config {
+    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource, config: ProjectPath) -> Config {
         let f = &raw.files;
         let r = |p: &RelPath| ProjectPath::resolve(&root, &p.0);
         let schedules = match &f.schedules {
@@ -561,6 +580,7 @@ impl Config {
             backups: r(&f.backups),
             delegations: r(&f.delegations),
             locks: ProjectPath::resolve(&root, ".roo/.locks"),
+            config,
         };
         let tz_name = raw.scheduler.timezone.0.clone();
         let tz = resolve_tz(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -583,6 +603,7 @@ impl Config {
             },
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
             answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
+            fs_deny: raw.fs.deny.into_iter().map(|g| g.0).collect(),
             root,
         }
     }
@@ -667,7 +688,6 @@ mod tests {
                 "failures.escalate_after",
                 "2:18",
             ),
-            ("[fs]\ndeny = [\"*.key\"]\n", "fs.deny", "2:8"),
             (
                 "[validation.profiles.test]\ncommand = [\"cargo\", \"test\"]\n",
                 "validation.profiles",
@@ -684,6 +704,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn deny_globs_are_compiled_at_load_and_bad_ones_named_with_position() {
+        let c = load_text("[fs]\ndeny = [\"*.key\", \"secrets/\"]\n").unwrap();
+        assert_eq!(c.fs_deny, vec!["*.key".to_string(), "secrets/".to_string()]);
+        let e = load_text("[fs]\ndeny = [\"*.key\", \"a/{b\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(".roo/orchestrator.toml:2:18:"), "{e}");
+        assert!(e.contains("not a valid glob"), "{e}");
+        let e = load_text("[fs]\ndeny = [\"\"]\n").unwrap_err().to_string();
+        assert!(e.contains("non-empty glob"), "{e}");
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub enum Error {
     /// The caller's input is not acceptable; the message says what is.
     #[error("{0}")]
     Invalid(String),
+    /// The sandbox refused a path; the message names the rule.
+    #[error("{0}")]
+    Refused(String),
     /// The thing the caller named does not exist.
     #[error("{0}")]
     NotFound(String),

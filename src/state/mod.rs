@@ -10,6 +10,7 @@
 //! [`Project`] ties the files of one root together.
 
 pub mod formats;
+pub mod fs;
 pub mod path;
 pub mod store;
 
@@ -43,6 +44,8 @@ pub struct Project {
     /// The archive's bytes (`None`: it does not exist yet).
     pub(crate) memory_archive: StateFile<Option<Vec<u8>>>,
     pub(crate) todo: StateFile<todo::Todo>,
+    /// The door to every other project file.
+    pub(crate) sandbox: fs::Sandbox,
     modes_cache: Cache<ModeSet>,
     /// Results the ops memoize (see `store::cache::Memos`).
     pub(crate) memos: Memos,
@@ -82,6 +85,7 @@ impl Project {
         let (p, l, b) = file(&f.todo);
         let todo = StateFile::new(p, todo::parse, None, l, b);
         Project {
+            sandbox: fs::Sandbox::new(&config),
             schedules,
             memory,
             memory_archive,

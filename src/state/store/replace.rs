@@ -2,9 +2,13 @@
 //! `fsync`, `rename`, `fsync` of the directory. A reader or a crash never
 //! sees a half-written file.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RenameFlags};
 
 use super::may_block;
 use crate::error::{Error, Result};
@@ -77,23 +81,22 @@ pub fn refuse_read_only(path: &ProjectPath) -> Result<()> {
     }
 }
 
-/// `fsync`s a directory so that a rename or a new entry in it is durable
-/// (`rel`, the file that changed, names it in the error).
-pub fn sync_dir(dir: &Path, rel: &str) -> Result<()> {
-    fsync_dir(dir).map_err(|e| Error::io("cannot sync directory of", rel, e))
-}
-
-/// [`sync_dir`] with the bare I/O error.
+/// `fsync`s a directory so that a rename or a new entry in it is durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir).and_then(|d| d.sync_all())
 }
 
-fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!(".{name}.tmp-")
+fn temp_prefix(name: &OsStr) -> String {
+    format!(".{}.tmp-", name.to_string_lossy())
+}
+
+/// How [`replace_at`] treats a file already at the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Replace it (or create the file).
+    Replace,
+    /// Fail with `AlreadyExists` when anything is there (exclusive create).
+    CreateNew,
 }
 
 /// Atomically replaces `path` with `bytes`. Keeps the permissions of the
@@ -103,47 +106,106 @@ fn temp_prefix(path: &Path) -> String {
 /// them).
 pub fn replace(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
     may_block()?;
-    refuse_read_only(path)?;
     let (target, rel) = (path.abs(), path.rel());
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    let Some(name) = target.file_name() else {
+        return Err(Error::invalid(format!("{rel} names no file")));
+    };
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory for", rel, e))?;
-    let prefix = temp_prefix(target);
+    let dir = File::open(dir).map_err(|e| Error::io("cannot open directory of", rel, e))?;
+    replace_at(dir.as_fd(), name, rel, bytes, Target::Replace)
+}
+
+/// The one atomic write: `bytes` become the file `name` in the directory
+/// `dir` (an open handle, so that nothing on the way to it can change
+/// under the write): a temp file beside it, `fsync`, `rename` (for
+/// [`Target::CreateNew`], a rename that refuses to replace anything), then
+/// `fsync` of the directory. A read-only file is refused; a replaced file's
+/// permissions are kept; a symlink at `name` is replaced, never followed.
+/// `rel` names the file in errors. The caller holds the file's lock.
+pub fn replace_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    rel: &str,
+    bytes: &[u8],
+    target: Target,
+) -> Result<()> {
+    may_block()?;
+    let old = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Some(st),
+        Err(rustix::io::Errno::NOENT) => None,
+        Err(e) => return Err(Error::io("cannot stat", rel, e.into())),
+    };
+    let old_file = old.filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+    if let Some(st) = &old_file
+        && st.st_mode & 0o222 == 0
+    {
+        return Err(Error::ReadOnly {
+            path: rel.to_string(),
+        });
+    }
+    if target == Target::CreateNew && old.is_some() {
+        return Err(Error::io(
+            "cannot create",
+            rel,
+            io::Error::from(io::ErrorKind::AlreadyExists),
+        ));
+    }
+    let prefix = temp_prefix(name);
     remove_stale_temps(dir, &prefix);
 
     let mut rnd = [0u8; 6];
     let _ = getrandom::fill(&mut rnd);
     let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!("{prefix}{}-{suffix}", std::process::id()));
+    let tmp = format!("{prefix}{}-{suffix}", std::process::id());
 
     let result = (|| -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        if let Ok(meta) = fs::symlink_metadata(target)
-            && meta.is_file()
-        {
-            f.set_permissions(meta.permissions())?;
+        let fd = rfs::openat(
+            dir,
+            tmp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )?;
+        let mut f = File::from(fd);
+        if let Some(st) = &old_file {
+            rfs::fchmod(&f, Mode::from_raw_mode(st.st_mode & 0o7777))?;
         }
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, target)
+        let flags = match target {
+            Target::Replace => RenameFlags::empty(),
+            Target::CreateNew => RenameFlags::NOREPLACE,
+        };
+        rfs::renameat_with(dir, tmp.as_str(), dir, name, flags)?;
+        Ok(())
     })();
     if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io("cannot write", rel, e));
+        let _ = rfs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(Error::io(
+            if target == Target::CreateNew {
+                "cannot create"
+            } else {
+                "cannot write"
+            },
+            rel,
+            e,
+        ));
     }
-    sync_dir(dir, rel)
+    rfs::fsync(dir).map_err(|e| Error::io("cannot sync directory of", rel, e.into()))
 }
 
-fn remove_stale_temps(dir: &Path, prefix: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn remove_stale_temps(dir: BorrowedFd<'_>, prefix: &str) {
+    let Ok(entries) = rfs::Dir::read_from(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(prefix) {
-            let _ = fs::remove_file(entry.path());
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(prefix.as_bytes()) {
+            let _ = rfs::unlinkat(dir, entry.file_name(), AtFlags::empty());
         }
     }
 }
