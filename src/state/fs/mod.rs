@@ -79,6 +79,12 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// The real location as a root-relative path (empty for the root):
+    /// what [`Sandbox::open_plain`] and a walk take.
+    pub fn real(&self) -> PathBuf {
+        join_parts(&self.real)
+    }
+
     /// The real location, root-relative (`.` for the root).
     pub fn real_rel(&self) -> String {
         rel_of(&self.real)
