@@ -10,6 +10,8 @@
 //! result costs an agent no more than it says.
 
 pub mod delegation;
+pub mod edit;
+pub mod files;
 pub mod ids;
 pub mod memory;
 pub mod page;

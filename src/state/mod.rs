@@ -49,8 +49,8 @@ pub struct Project {
     modes_cache: Cache<ModeSet>,
     /// Results the ops memoize (see `store::cache::Memos`).
     pub(crate) memos: Memos,
-    locks: Arc<Locks>,
-    backups: Arc<Backups>,
+    pub(crate) locks: Arc<Locks>,
+    pub(crate) backups: Arc<Backups>,
     timing_log: LogCell<TimingIndex>,
     delegation_log: LogCell<DelegationIndex>,
 }

@@ -73,7 +73,13 @@ fn limits(args: &Value, schema: &Map<String, Value>) -> Result<(), String> {
             check_length(name, v, s)?;
             if let (Value::Array(items), Some(item_schema)) = (v, s.get("items")) {
                 for (i, item) in items.iter().enumerate() {
-                    check_length(&format!("{name}.{i}"), item, item_schema)?;
+                    let at = format!("{name}.{i}");
+                    check_length(&at, item, item_schema)?;
+                    if let Some(obj) = item_schema.as_object() {
+                        // A list of objects: their fields' limits too.
+                        limits(item, obj)
+                            .map_err(|e| e.replacen("argument ", &format!("argument {at}."), 1))?;
+                    }
                 }
             }
         }

@@ -34,15 +34,54 @@ impl Backups {
         self.folder(file).join(id)
     }
 
-    /// The backup id for `bytes` of a file named like `rel`, taken at `now`.
-    pub fn id_for(rel: &str, bytes: &[u8], now: Timestamp) -> String {
+    /// The backup id for `bytes` of a file named like `rel`, taken at `now`
+    /// (`label`, already checked to be a plain word, goes after the hash).
+    pub fn id_for(rel: &str, bytes: &[u8], now: Timestamp, label: Option<&str>) -> String {
         let ext = Path::new(rel)
             .extension()
             .map(|e| format!(".{}", e.to_string_lossy()))
             .unwrap_or_default();
         let stamp = now.strftime("%Y%m%dT%H%M%S%3fZ").to_string();
         let sha = version(bytes);
-        format!("{stamp}-{}{ext}", &sha[..8])
+        let label = label.map(|l| format!("-{l}")).unwrap_or_default();
+        format!("{stamp}-{}{label}{ext}", &sha[..8])
+    }
+
+    /// The backups of `file`, newest first, with their sizes.
+    pub fn list(&self, file: &ProjectPath) -> Result<Vec<(String, u64)>> {
+        super::may_block()?;
+        let folder = self.folder(file);
+        let mut names = Self::names(folder.abs(), folder.rel())?;
+        names.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(names
+            .into_iter()
+            .filter(|n| stamp_of(n).is_some())
+            .map(|n| {
+                let size = fs::metadata(folder.abs().join(&n)).map_or(0, |m| m.len());
+                (n, size)
+            })
+            .collect())
+    }
+
+    /// The bytes of backup `id` of `file`; `id` must be one that
+    /// [`list`](Self::list) gives.
+    pub fn read(&self, file: &ProjectPath, id: &str) -> Result<Vec<u8>> {
+        let known = self.list(file)?;
+        if !known.iter().any(|(n, _)| n == id) {
+            let newest: Vec<&str> = known.iter().take(5).map(|(n, _)| n.as_str()).collect();
+            return Err(Error::NotFound(if newest.is_empty() {
+                format!("{file} has no backups")
+            } else {
+                format!(
+                    "{file} has no backup {}; the newest are: {}",
+                    crate::error::shown(id),
+                    newest.join(", ")
+                )
+            }));
+        }
+        let path = self.path_of(file, id);
+        super::replace::read_optional(&path)?
+            .ok_or_else(|| Error::NotFound(format!("the backup {id} of {file} is gone")))
     }
 
     /// Stores `bytes` as a backup of `file` (the caller holds that file's
@@ -53,6 +92,17 @@ impl Backups {
     /// not later (a caller's clock was read before it waited for the lock),
     /// so pruning by name always keeps the newest.
     pub fn store(&self, file: &ProjectPath, bytes: &[u8], now: Timestamp) -> Result<String> {
+        self.store_labelled(file, bytes, now, None)
+    }
+
+    /// [`store`](Self::store) with a label in the id.
+    pub fn store_labelled(
+        &self,
+        file: &ProjectPath,
+        bytes: &[u8],
+        now: Timestamp,
+        label: Option<&str>,
+    ) -> Result<String> {
         let folder = self.folder(file);
         let newest = Self::names(folder.abs(), folder.rel())?
             .iter()
@@ -64,7 +114,7 @@ impl Backups {
                 .unwrap_or(t),
             _ => now,
         };
-        let id = Self::id_for(file.rel(), bytes, now);
+        let id = Self::id_for(file.rel(), bytes, now, label);
         let path = folder.join(&id);
         if !path.exists() {
             replace(&path, bytes)?;
@@ -132,11 +182,15 @@ mod tests {
     #[test]
     fn ids_have_time_hash_and_extension() {
         let now: Timestamp = "2026-11-21T13:28:51.123Z".parse().unwrap();
-        let id = Backups::id_for(".roo/schedules.json", b"abc", now);
+        let id = Backups::id_for(".roo/schedules.json", b"abc", now, None);
         assert_eq!(id, "20261121T132851123Z-ba7816bf.json");
         assert_eq!(
-            Backups::id_for("TODO", b"abc", now),
+            Backups::id_for("TODO", b"abc", now, None),
             "20261121T132851123Z-ba7816bf"
+        );
+        assert_eq!(
+            Backups::id_for("a/b.md", b"abc", now, Some("before-refactor")),
+            "20261121T132851123Z-ba7816bf-before-refactor.md"
         );
     }
 
