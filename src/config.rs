@@ -713,7 +713,7 @@ mod tests {
         let e = load_text("[fs]\ndeny = [\"*.key\", \"a/{b\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with(".roo/orchestrator.toml:2:18:"), "{e}");
+        assert!(e.starts_with(".roo/orchestrator.toml:2:8:"), "{e}");
         assert!(e.contains("not a valid glob"), "{e}");
         let e = load_text("[fs]\ndeny = [\"\"]\n").unwrap_err().to_string();
         assert!(e.contains("non-empty glob"), "{e}");
