@@ -131,7 +131,8 @@ pub fn text(r: &CallToolResult) -> String {
         .join("\n")
 }
 
-/// Every file under `root` (except lock files) with its bytes.
+/// Every file under `root` (except lock files) with its bytes; a symlink
+/// with where it points.
 pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     walk(root, root, &mut out);
@@ -147,7 +148,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         if rel.starts_with(".roo/.locks") {
             continue;
         }
-        if e.file_type().unwrap().is_dir() {
+        let kind = e.file_type().unwrap();
+        if kind.is_symlink() {
+            // A link as where it points (never followed).
+            let target = std::fs::read_link(&p).unwrap();
+            out.push((rel, format!("-> {}", target.display()).into_bytes()));
+        } else if kind.is_dir() {
             walk(root, &p, out);
         } else {
             out.push((rel, std::fs::read(&p).unwrap()));
