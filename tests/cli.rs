@@ -20,7 +20,7 @@ fn info_reports_every_state_file_and_exits_0_when_healthy() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["healthy"], true);
-    assert_eq!(v["tool_count"], 8);
+    assert_eq!(v["tool_count"], TOOLS.len());
     assert_eq!(v["config"], "defaults");
     let files = v["files"].as_array().unwrap();
     let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
@@ -89,13 +89,13 @@ fn the_repository_serves_its_own_state_files() {
 }
 
 #[test]
-fn tools_lists_eight_names_with_one_line_each() {
+fn tools_lists_every_name_with_one_line_each() {
     let root = root_with("empty");
     let o = run(root.path(), &["tools"]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 8);
+    assert_eq!(lines.len(), TOOLS.len());
     assert!(lines.iter().any(|l| l.starts_with("get_schedule_status ")));
 }
 
@@ -132,7 +132,7 @@ fn call_prints_json_and_uses_exit_codes() {
     let o = run(root.path(), &["call", "get_todos"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("unknown tool \"get_todos\"; tools: delegate_task"),
+        stderr(&o).contains("unknown tool \"get_todos\"; tools: backup_file, delegate_task"),
         "{}",
         stderr(&o)
     );

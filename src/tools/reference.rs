@@ -7,7 +7,7 @@ use rmcp::model::Tool;
 use serde_json::{Map, Value};
 
 /// One working example call per tool (each is run by a test).
-pub const EXAMPLES: [(&str, &str); 8] = [
+pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "get_schedule_status",
         r#"{"include_inactive": true, "include_instructions": true}"#,
@@ -37,6 +37,16 @@ pub const EXAMPLES: [(&str, &str); 8] = [
         "delegate_task",
         r#"{"action": "create", "task": "Write tests for the TSV parser", "mode": "code"}"#,
     ),
+    ("read_project_file", r#"{"path": "TODO.md", "head": 20}"#),
+    (
+        "write_project_file",
+        r#"{"path": "TODO.md", "dry_run": true, "edits": [{"old_text": "- [ ] State layer", "new_text": "- [x] State layer"}]}"#,
+    ),
+    (
+        "backup_file",
+        r#"{"path": "TODO.md", "label": "before-cleanup"}"#,
+    ),
+    ("restore_file", r#"{"path": "TODO.md", "list": true}"#),
 ];
 
 /// A schema's type as the reference shows it.

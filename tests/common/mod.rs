@@ -11,6 +11,22 @@ use serde_json::Value;
 
 pub type Client = RunningService<RoleClient, ()>;
 
+/// Every tool, in `tools/list` order (sorted by name).
+pub const TOOLS: &[&str] = &[
+    "backup_file",
+    "delegate_task",
+    "get_persistent_memory",
+    "get_schedule_status",
+    "get_time_tracking",
+    "get_todo_status",
+    "manage_schedules",
+    "read_project_file",
+    "restore_file",
+    "track_task_time",
+    "update_persistent_memory",
+    "write_project_file",
+];
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_loop-orchestrator"))
 }
