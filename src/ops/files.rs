@@ -242,10 +242,14 @@ fn select_lines(bytes: &[u8], q: &ReadQuery, out: &mut FileRead) {
     if taken > start {
         out.lines = Some([start + 1, taken]);
     }
-    let stops_early = taken < total && (taken < end || end < total);
-    if stops_early {
+    if taken < total {
         out.truncated = true;
-        out.next_offset = Some(taken);
+        // A line longer than the cap came cut: going on means past it.
+        out.next_offset = Some(if taken == start && end > start {
+            start + 1
+        } else {
+            taken
+        });
     }
     if lossy_lines > 0 {
         out.lossy = Some(Lossy {
@@ -600,5 +604,67 @@ pub fn check_label(label: &str) -> Result<()> {
             "label {} is not accepted: use 1 to 40 letters, digits, '-' or '_'",
             shown(label)
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(range: Range, max_bytes: u64) -> ReadQuery {
+        ReadQuery {
+            paths: vec![],
+            batch: false,
+            range,
+            max_bytes,
+            encoding: Encoding::Text,
+        }
+    }
+
+    fn select(bytes: &[u8], range: Range, max_bytes: u64) -> FileRead {
+        let mut out = FileRead::default();
+        select_lines(bytes, &query(range, max_bytes), &mut out);
+        out
+    }
+
+    const ALL: Range = Range::Lines {
+        offset: 0,
+        limit: None,
+    };
+
+    #[test]
+    fn a_last_line_without_newline_counts_and_nothing_is_added() {
+        let r = select(b"a\nb", ALL, 100);
+        assert_eq!(r.text.as_deref(), Some("a\nb"));
+        assert_eq!((r.total_lines, r.lines), (Some(2), Some([1, 2])));
+        assert!(!r.truncated && r.next_offset.is_none());
+        let r = select(b"", ALL, 100);
+        assert_eq!((r.total_lines, r.lines), (Some(0), None));
+    }
+
+    #[test]
+    fn the_byte_cap_cuts_a_long_first_line_on_a_character_boundary() {
+        // "é" is two bytes: a cap of 3 bytes holds "aé".
+        let r = select("aéé\nx\n".as_bytes(), ALL, 4);
+        assert_eq!(r.text.as_deref(), Some("aé"));
+        assert!(r.truncated);
+        assert_eq!(r.lines, None, "no whole line");
+        assert_eq!(r.next_offset, Some(1), "going on skips the cut line");
+    }
+
+    #[test]
+    fn a_tail_cut_by_the_cap_says_where_to_go_on() {
+        let r = select(b"1\n2\n3\n4\n", Range::Tail(3), 4);
+        assert_eq!(r.text.as_deref(), Some("2\n3\n"));
+        assert_eq!(r.lines, Some([2, 3]));
+        assert_eq!(r.next_offset, Some(3));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_its_lines_listed() {
+        let r = select(b"ok\n\xff\xfe\nok\n\xc3\n", ALL, 100);
+        assert_eq!(r.text.as_deref(), Some("ok\n\u{fffd}\u{fffd}\nok\n\u{fffd}\n"));
+        let l = r.lossy.unwrap();
+        assert_eq!((l.lines, l.at), (2, vec![2, 4]));
     }
 }
