@@ -663,7 +663,10 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced_and_its_lines_listed() {
         let r = select(b"ok\n\xff\xfe\nok\n\xc3\n", ALL, 100);
-        assert_eq!(r.text.as_deref(), Some("ok\n\u{fffd}\u{fffd}\nok\n\u{fffd}\n"));
+        assert_eq!(
+            r.text.as_deref(),
+            Some("ok\n\u{fffd}\u{fffd}\nok\n\u{fffd}\n")
+        );
         let l = r.lossy.unwrap();
         assert_eq!((l.lines, l.at), (2, vec![2, 4]));
     }

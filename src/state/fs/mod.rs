@@ -593,21 +593,19 @@ fn join_parts(parts: &[OsString]) -> PathBuf {
     parts.iter().collect()
 }
 
-/// `p` (absolute) relative to `root` when it lies inside it, compared by
-/// whole components after dropping `.` and resolving `..` lexically (a
-/// prefix sibling never matches).
+/// `p` (absolute) relative to `root` when it starts with `root`'s
+/// components, whole components compared (a prefix sibling never matches)
+/// and `.` dropped. What follows the root is kept as written, `..`
+/// included, for [`Sandbox::resolve`] to walk as the kernel would (so
+/// `/x/proj/link/..` is the parent of the link's target, not the root).
 fn strip_root(p: &Path, root: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
+    let mut rest = p.components().filter(|c| *c != Component::CurDir);
+    for r in root.components() {
+        if rest.next()? != r {
+            return None;
         }
     }
-    out.strip_prefix(root).ok().map(Path::to_path_buf)
+    Some(rest.collect())
 }
 
 /// The canonical form of `p`'s nearest existing ancestor, with the rest of

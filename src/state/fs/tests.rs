@@ -360,3 +360,19 @@ fn an_open_refuses_a_directory_swapped_for_a_symlink_after_the_check() {
     assert!(e.to_string().contains("a symlink appeared"), "{e}");
     assert!(!f.base.join("outside/d/new.txt").exists());
 }
+
+#[test]
+fn an_absolute_path_is_walked_like_a_relative_one_after_the_root() {
+    let f = Fixture::new("");
+    f.link("linkdir", f.base.join("outside/sub"));
+    let sb = f.sandbox();
+    let root = f.root.display();
+    // Lexically this is `{root}/secret.txt`; the kernel goes outside.
+    refused(&sb, &format!("{root}/linkdir/../secret.txt"));
+    assert_eq!(
+        allowed(&sb, &format!("{root}/./docs/../docs/a.md"))
+            .path
+            .rel(),
+        "docs/a.md"
+    );
+}
