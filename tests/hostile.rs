@@ -51,6 +51,26 @@ async fn oversized_arguments_are_refused_with_a_short_message_and_nothing_writte
             json!({"action": "create", "schedule": {"name": "n", "mode": "code", "taskInstructions": "t", "startDate": "d".repeat(1_000_000)}}),
             "startDate must be a date YYYY-MM-DD",
         ),
+        (
+            "read_project_file",
+            json!({"path": "p".repeat(100_000)}),
+            "argument path is too long: 100000 characters, at most 4096",
+        ),
+        (
+            "write_project_file",
+            json!({"path": "TODO.md", "edits": [{"old_text": "o".repeat(1_000_001), "new_text": ""}]}),
+            "argument edits.0.old_text is too long: 1000001 characters, at most 1000000",
+        ),
+        (
+            "write_project_file",
+            json!({"path": "TODO.md", "content": "c".repeat(4_000_001)}),
+            "argument content is too long: 4000001 characters, at most 4000000",
+        ),
+        (
+            "backup_file",
+            json!({"path": "TODO.md", "label": "l".repeat(41)}),
+            "argument label is too long: 41 characters, at most 40",
+        ),
     ] {
         let e = err(&c, tool, args).await;
         assert!(e.contains(want), "{tool}: {}", &e[..e.len().min(300)]);
