@@ -107,7 +107,10 @@ fn rel_of(parts: &[OsString]) -> String {
 
 /// Why the sandbox refused a path: shown to the caller with the path.
 fn refused(given: &str, why: impl std::fmt::Display) -> Error {
-    Error::Refused(format!("{} is refused: {why}", crate::error::shown(given)))
+    Error::Refused(format!(
+        "{} is refused: {why}",
+        crate::error::shown(given)
+    ))
 }
 
 /// The sandbox of one project root.
@@ -131,13 +134,7 @@ impl Sandbox {
             Mode::empty(),
         )
         .map(Arc::new)
-        .map_err(|e| {
-            Error::io(
-                "cannot open the project root",
-                root.display().to_string(),
-                e.into(),
-            )
-        });
+        .map_err(|e| Error::io("cannot open the project root", root.display().to_string(), e.into()));
         let mut b = GitignoreBuilder::new(&root);
         for glob in &config.fs_deny {
             // Each glob compiled when the configuration was loaded.
@@ -154,7 +151,10 @@ impl Sandbox {
                 f.backups.rel().to_string(),
                 "backups are made and restored by backup_file and restore_file only",
             ),
-            (f.locks.rel().to_string(), "lock files belong to the server"),
+            (
+                f.locks.rel().to_string(),
+                "lock files belong to the server",
+            ),
         ];
         no_write.retain(|(rel, _)| !rel.starts_with('/'));
         Sandbox {
@@ -182,9 +182,7 @@ impl Sandbox {
     /// Checks `given` for `access` (see the module docs).
     pub fn check(&self, given: &str, access: Access) -> Result<Checked> {
         if given.is_empty() {
-            return Err(Error::invalid(
-                "path must not be empty; use \".\" for the project root",
-            ));
+            return Err(Error::invalid("path must not be empty; use \".\" for the project root"));
         }
         if given.contains('\0') {
             return Err(refused(given, "it contains a NUL byte"));
@@ -302,10 +300,7 @@ impl Sandbox {
                 Ok(m) => Some(m),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
-                    return Err(refused(
-                        given,
-                        format!("{} is not a directory", rel_of(&done)),
-                    ));
+                    return Err(refused(given, format!("{} is not a directory", rel_of(&done))));
                 }
                 Err(e) => return Err(Error::io("cannot look up", rel_of(&done), e)),
             };
@@ -325,10 +320,7 @@ impl Sandbox {
                 }
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(refused(
-                        given,
-                        "it goes through too many symlinks (a loop?)",
-                    ));
+                    return Err(refused(given, "it goes through too many symlinks (a loop?)"));
                 }
                 let target = std::fs::read_link(&here)
                     .map_err(|e| Error::io("cannot read the symlink", rel_of(&done), e))?;
@@ -366,9 +358,7 @@ impl Sandbox {
                             if probe.pop().is_none() {
                                 return Err(refused(
                                     given,
-                                    format!(
-                                        "the symlink {link_name} points outside the project root"
-                                    ),
+                                    format!("the symlink {link_name} points outside the project root"),
                                 ));
                             }
                         } else {
@@ -449,10 +439,7 @@ impl Sandbox {
     pub fn denied(&self, rel: &Path, is_dir: bool) -> bool {
         rel.components().any(|c| c.as_os_str() == ".git")
             || (!rel.as_os_str().is_empty()
-                && matches!(
-                    self.deny.matched_path_or_any_parents(rel, is_dir),
-                    Match::Ignore(_)
-                ))
+                && matches!(self.deny.matched_path_or_any_parents(rel, is_dir), Match::Ignore(_)))
     }
 
     /// Opens the real location of `c` (which must exist) for reading; a
@@ -501,18 +488,11 @@ impl Sandbox {
             .filter_map(part)
             .collect();
         let Some((leaf, parent)) = named.split_last() else {
-            return Err(Error::invalid(
-                "the project root itself cannot be written; name a file",
-            ));
+            return Err(Error::invalid("the project root itself cannot be written; name a file"));
         };
         let dir = self.dir()?;
-        let mut fd: OwnedFd = rfs::openat(
-            dir,
-            ".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::io("cannot open the project root", ".", e.into()))?;
+        let mut fd: OwnedFd = rfs::openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::io("cannot open the project root", ".", e.into()))?;
         let mut sofar: Vec<OsString> = Vec::new();
         for p in parent {
             sofar.push(p.clone());
@@ -531,11 +511,7 @@ impl Sandbox {
                     match rfs::mkdirat(&fd, p.as_os_str(), Mode::from_raw_mode(0o777)) {
                         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                         Err(e) => {
-                            return Err(Error::io(
-                                "cannot create directory",
-                                rel_of(&sofar),
-                                e.into(),
-                            ));
+                            return Err(Error::io("cannot create directory", rel_of(&sofar), e.into()));
                         }
                     }
                     open(&fd).map_err(|e| self.open_error(e, &rel_of(&sofar)))?
