@@ -89,13 +89,13 @@ fn the_repository_serves_its_own_state_files() {
 }
 
 #[test]
-fn tools_lists_eight_names_with_one_line_each() {
+fn tools_lists_every_name_with_one_line_each() {
     let root = root_with("empty");
     let o = run(root.path(), &["tools"]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 8);
+    assert_eq!(lines.len(), TOOL_COUNT);
     assert!(lines.iter().any(|l| l.starts_with("get_schedule_status ")));
 }
 

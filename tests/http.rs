@@ -40,7 +40,7 @@ async fn a_streamable_http_session_initializes_lists_calls_and_ends_with_delete(
     let info = client.peer_info().unwrap().server_info.clone().unwrap();
     assert_eq!(info.name, "loop-orchestrator");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 8);
+    assert_eq!(tools.len(), TOOL_COUNT);
     let r = client
         .call_tool(
             CallToolRequestParams::new("get_todo_status")
@@ -293,7 +293,7 @@ async fn bearer_token_is_required_on_mcp_routes() {
     let cfg = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", d.url))
         .auth_header("s3cret-token");
     let client = ().serve(StreamableHttpClientTransport::from_config(cfg)).await.unwrap();
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 8);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), TOOL_COUNT);
     client.cancel().await.unwrap();
     let r = http()
         .get(format!("{}/sse", d.url))

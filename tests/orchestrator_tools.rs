@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 const SCHEDULE_1: &str = "1754086716471";
 
 #[tokio::test]
-async fn tools_list_shows_eight_tools_with_schemas_and_annotations() {
+async fn tools_list_shows_every_tool_with_schemas_and_annotations() {
     let root = root_with("empty");
     let c = connect(root.path()).await;
     let info = c.peer_info().expect("server info");
@@ -27,7 +27,9 @@ async fn tools_list_shows_eight_tools_with_schemas_and_annotations() {
             "get_schedule_status",
             "get_time_tracking",
             "get_todo_status",
+            "list_project_structure",
             "manage_schedules",
+            "search_in_files",
             "track_task_time",
             "update_persistent_memory"
         ]
@@ -57,7 +59,8 @@ async fn tools_list_shows_eight_tools_with_schemas_and_annotations() {
         );
         let a = t.annotations.as_ref().expect("annotations");
         assert_eq!(a.open_world_hint, Some(false), "{}", t.name);
-        let read_only = t.name.starts_with("get_");
+        let read_only = t.name.starts_with("get_")
+            || ["list_project_structure", "search_in_files"].contains(&t.name.as_ref());
         assert_eq!(a.read_only_hint, Some(read_only), "{}", t.name);
     }
     let manage = tools.iter().find(|t| t.name == "manage_schedules").unwrap();

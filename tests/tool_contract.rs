@@ -86,7 +86,7 @@ fn forbidden(v: &Value, at: &str, out: &mut Vec<String>) {
 fn every_schema_is_valid_2020_12_without_constructs_clients_reject() {
     let root = root_with("messy");
     let tools = tools_json(root.path());
-    assert_eq!(tools.len(), 8);
+    assert_eq!(tools.len(), TOOL_COUNT);
     let mut problems = Vec::new();
     for t in &tools {
         let name = t["name"].as_str().unwrap();
@@ -191,6 +191,14 @@ async fn default_results_match_their_output_schemas_and_carry_no_nulls() {
         (
             "manage_schedules",
             json!({"action": "create", "schedule": {"name": "n", "mode": "code", "taskInstructions": "t"}}),
+        ),
+        (
+            "list_project_structure",
+            json!({"include_hidden": true, "max_depth": 2}),
+        ),
+        (
+            "search_in_files",
+            json!({"pattern": "e", "context_lines": 1, "include_hidden": true, "max_matches": 5}),
         ),
     ];
     fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {

@@ -11,6 +11,9 @@ use serde_json::Value;
 
 pub type Client = RunningService<RoleClient, ()>;
 
+/// How many tools the server has (one place to change as tools land).
+pub const TOOL_COUNT: usize = 10;
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_loop-orchestrator"))
 }

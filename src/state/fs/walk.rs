@@ -176,7 +176,7 @@ impl Walk {
             // A walk that starts inside the server's files shows them.
             internal: internal
                 .iter()
-                .filter(|i| !rel.starts_with(i))
+                .filter(|i| !opts.include_internal && !rel.starts_with(i))
                 .cloned()
                 .collect(),
         });
@@ -432,8 +432,18 @@ mod tests {
         };
         let got = names(&r, "", ".roo", opts.clone());
         assert!(!got.iter().any(|n| n.contains("backups")), "{got:?}");
-        let got = names(&r, "", ".roo/backups", opts);
+        let got = names(&r, "", ".roo/backups", opts.clone());
         assert_eq!(got, [".roo/backups/a.rs", ".roo/backups/a.rs/1"]);
+        let got = names(
+            &r,
+            "",
+            ".roo",
+            WalkOptions {
+                include_internal: true,
+                ..opts
+            },
+        );
+        assert!(got.contains(&".roo/backups/a.rs/1".to_string()), "{got:?}");
     }
 
     #[test]

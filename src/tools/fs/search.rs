@@ -1,7 +1,7 @@
 //! Arguments of search_in_files.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::listing::{dot, path_arg, yes};
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ use crate::state::fs::search::{CaseMode, MAX_CONTEXT, MAX_FILE_SIZE, Query};
 use crate::state::fs::walk::{MAX_GLOBS, WalkOptions};
 
 /// How letters' case is matched.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Case {
     /// Case-insensitive unless the pattern has an uppercase letter.
