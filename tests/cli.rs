@@ -20,7 +20,7 @@ fn info_reports_every_state_file_and_exits_0_when_healthy() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["healthy"], true);
-    assert_eq!(v["tool_count"], 8);
+    assert_eq!(v["tool_count"], TOOL_COUNT);
     assert_eq!(v["config"], "defaults");
     let files = v["files"].as_array().unwrap();
     let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
