@@ -48,13 +48,17 @@ fn text(rng: &mut Rng, lines: usize) -> String {
         let n = 3 + rng.next() % 8;
         let mut words = Vec::new();
         for _ in 0..n {
-            if rng.next() % 40 == 0 {
+            if rng.next().is_multiple_of(40) {
                 words.push(rng.pick(&RARE));
             } else {
                 words.push(rng.pick(&WORDS));
             }
         }
-        out.push_str(&words.join(if rng.next() % 3 == 0 { ", " } else { " " }));
+        out.push_str(&words.join(if rng.next().is_multiple_of(3) {
+            ", "
+        } else {
+            " "
+        }));
         out.push('\n');
     }
     out

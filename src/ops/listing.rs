@@ -182,6 +182,13 @@ pub fn list(project: &Project, q: &ListQuery) -> Result<ListOut> {
             });
             continue;
         }
+        // The walker's filter hides the same paths; the sandbox has the
+        // last word.
+        if let Some(rel) = entry.path().strip_prefix(sandbox.root()).ok()
+            && sandbox.denied(rel, kind == EntryKind::Dir)
+        {
+            continue;
+        }
         while stack.len() > 1 && stack.last().is_some_and(|o| o.depth >= depth) {
             close(&mut stack);
         }

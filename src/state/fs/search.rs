@@ -326,12 +326,11 @@ impl Sink for FileSink<'_> {
     type Error = std::io::Error;
 
     fn matched(&mut self, _: &Searcher, mat: &SinkMatch<'_>) -> Result<bool, Self::Error> {
-        let mut n = mat.line_number().unwrap_or(0);
-        for line in mat.lines() {
+        let first = mat.line_number().unwrap_or(0);
+        for (n, line) in (first..).zip(mat.lines()) {
             if !self.hit(n, line_text(line)) {
                 return Ok(false);
             }
-            n += 1;
         }
         Ok(true)
     }
@@ -378,8 +377,13 @@ impl Visitor<'_> {
         let Some(rel) = self.walk_root.rel(entry.path()) else {
             return;
         };
+        // The walker's filter hides the same paths; the sandbox has the
+        // last word on every file opened.
+        if self.sandbox.denied(rel, false) {
+            return;
+        }
         let done = &self.limit.control.files;
-        let mut file = match self.sandbox.open_plain(rel) {
+        let file = match self.sandbox.open_plain(rel) {
             Ok(f) => f,
             Err(_) => {
                 self.found.skipped.unreadable += 1;
@@ -410,9 +414,7 @@ impl Visitor<'_> {
             open_from: 0,
             binary: false,
         };
-        let r = self
-            .searcher
-            .search_file(&self.matcher, &mut file, &mut sink);
+        let r = self.searcher.search_file(&self.matcher, &file, &mut sink);
         done.fetch_add(1, Ordering::Relaxed);
         if r.is_err() {
             self.found.skipped.unreadable += 1;

@@ -379,7 +379,7 @@ mod tests {
             !got.iter().any(|n| n.starts_with(".roo/backups/")),
             "{got:?}"
         );
-        assert!(got.contains(&".roo/backups".to_string()) == false);
+        assert!(!got.contains(&".roo/backups".to_string()));
         assert!(!got.contains(&".env".to_string()), "glob keeps only *.rs");
     }
 
