@@ -45,7 +45,13 @@ async fn tools_list_shows_every_tool_with_schemas_and_annotations() {
         );
         let a = t.annotations.as_ref().expect("annotations");
         assert_eq!(a.open_world_hint, Some(false), "{}", t.name);
-        let read_only = t.name.starts_with("get_") || t.name.starts_with("read_");
+        let read_only = t.name.starts_with("get_")
+            || [
+                "read_project_file",
+                "list_project_structure",
+                "search_in_files",
+            ]
+            .contains(&t.name.as_ref());
         assert_eq!(a.read_only_hint, Some(read_only), "{}", t.name);
     }
     let manage = tools.iter().find(|t| t.name == "manage_schedules").unwrap();

@@ -192,6 +192,14 @@ async fn default_results_match_their_output_schemas_and_carry_no_nulls() {
             "manage_schedules",
             json!({"action": "create", "schedule": {"name": "n", "mode": "code", "taskInstructions": "t"}}),
         ),
+        (
+            "list_project_structure",
+            json!({"include_hidden": true, "max_depth": 2}),
+        ),
+        (
+            "search_in_files",
+            json!({"pattern": "e", "context_lines": 1, "include_hidden": true, "max_matches": 5}),
+        ),
     ];
     fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
         match v {

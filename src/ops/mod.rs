@@ -13,9 +13,11 @@ pub mod delegation;
 pub mod edit;
 pub mod files;
 pub mod ids;
+pub mod listing;
 pub mod memory;
 pub mod page;
 pub mod schedules;
+pub mod search;
 pub mod timing;
 pub mod todo;
 

@@ -413,22 +413,21 @@ impl Sandbox {
             .filter_map(part)
             .collect();
         for parts in [&named, &c.real] {
-            if parts.iter().any(|p| p == ".git") {
-                return Err(refused(
-                    given,
-                    "files under .git/ are neither read nor written through the tools",
-                ));
-            }
-            if parts.is_empty() {
-                continue;
-            }
             let rel = join_parts(parts);
-            let is_dir = c.kind == Kind::Dir;
-            if let Match::Ignore(glob) = self.deny.matched_path_or_any_parents(&rel, is_dir) {
-                return Err(refused(
-                    given,
-                    format!("it matches the [fs] deny rule {:?}", glob.original()),
-                ));
+            match hidden(&self.deny, &rel, c.kind == Kind::Dir) {
+                Some(Hidden::Git) => {
+                    return Err(refused(
+                        given,
+                        "files under .git/ are neither read nor written through the tools",
+                    ));
+                }
+                Some(Hidden::Deny(glob)) => {
+                    return Err(refused(
+                        given,
+                        format!("it matches the [fs] deny rule {glob:?}"),
+                    ));
+                }
+                None => {}
             }
             if access == Access::Write {
                 let rel = rel_of(parts);
@@ -440,17 +439,6 @@ impl Sandbox {
             }
         }
         Ok(())
-    }
-
-    /// Whether a root-relative path is hidden from listings and searches
-    /// by the sandbox's rules (`.git/`, `[fs] deny`).
-    pub fn denied(&self, rel: &Path, is_dir: bool) -> bool {
-        rel.components().any(|c| c.as_os_str() == ".git")
-            || (!rel.as_os_str().is_empty()
-                && matches!(
-                    self.deny.matched_path_or_any_parents(rel, is_dir),
-                    Match::Ignore(_)
-                ))
     }
 
     /// Opens the real location of `c` (which must exist) for reading; a
@@ -473,10 +461,12 @@ impl Sandbox {
         } else {
             rel
         };
+        // O_NONBLOCK: a FIFO swapped in after the check must not hang
+        // the thread in open (or in read; it is refused below).
         let fd = rfs::openat2(
             dir,
             target,
-            flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         )
@@ -487,7 +477,17 @@ impl Sandbox {
             )),
             e => Error::io("cannot open", name, e.into()),
         })?;
-        Ok(File::from(fd))
+        let f = File::from(fd);
+        let is_file = f
+            .metadata()
+            .map_err(|e| Error::io("cannot stat", name, e))?
+            .is_file();
+        if !is_file {
+            return Err(Error::invalid(format!(
+                "{name} is not a regular file (a directory, FIFO, socket or device is not read)"
+            )));
+        }
+        Ok(f)
     }
 
     /// Opens the directory that holds `c` (its parent as named), creating
@@ -568,6 +568,32 @@ impl Sandbox {
     }
 }
 
+/// Which rule closes a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hidden {
+    /// `.git/`, at any depth.
+    Git,
+    /// An `[fs] deny` glob (as written in the configuration).
+    Deny(String),
+}
+
+/// The rule of `deny` (the `[fs] deny` globs) or `.git/` that closes the
+/// root-relative path `rel`, if any: the one check behind
+/// [`Sandbox::check`] and the walker's filter (which
+/// holds its own clone of the rules).
+pub fn hidden(deny: &Gitignore, rel: &Path, is_dir: bool) -> Option<Hidden> {
+    if rel.components().any(|c| c.as_os_str() == ".git") {
+        return Some(Hidden::Git);
+    }
+    if rel.as_os_str().is_empty() {
+        return None;
+    }
+    match deny.matched_path_or_any_parents(rel, is_dir) {
+        Match::Ignore(glob) => Some(Hidden::Deny(glob.original().to_string())),
+        _ => None,
+    }
+}
+
 /// Reads at most `cap` bytes of `f` (and says whether there was more).
 pub fn read_capped(f: &mut File, cap: u64, name: &str) -> Result<(Vec<u8>, bool)> {
     let mut bytes = Vec::new();
@@ -628,6 +654,9 @@ fn canonical_prefix(p: &Path) -> Option<PathBuf> {
         }
     }
 }
+
+pub mod search;
+pub mod walk;
 
 #[cfg(test)]
 mod tests;

@@ -376,3 +376,21 @@ fn an_absolute_path_is_walked_like_a_relative_one_after_the_root() {
         "docs/a.md"
     );
 }
+
+#[test]
+fn a_fifo_swapped_in_after_the_check_is_refused_without_hanging() {
+    let f = Fixture::new("");
+    let sb = f.sandbox();
+    let c = sb.check("docs/a.md", Access::Read).unwrap();
+    std::fs::remove_file(f.root.join("docs/a.md")).unwrap();
+    rfs::mknodat(
+        rfs::CWD,
+        f.root.join("docs/a.md"),
+        rfs::FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let e = sb.open(&c).unwrap_err().to_string();
+    assert!(e.contains("is not a regular file"), "{e}");
+}
