@@ -47,6 +47,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         r#"{"path": "TODO.md", "label": "before-cleanup"}"#,
     ),
     ("restore_file", r#"{"path": "TODO.md", "list": true}"#),
+    ("list_project_structure", r#"{"max_depth": 2}"#),
+    (
+        "search_in_files",
+        r#"{"pattern": "State layer", "fixed_string": true, "context_lines": 1}"#,
+    ),
 ];
 
 /// A schema's type as the reference shows it.
