@@ -86,6 +86,24 @@ async fn reads_give_line_ranges_with_totals_and_where_to_go_on() {
     assert_eq!(file(&cut)["text"], "xxxxxxxxxx");
     assert_eq!(file(&cut)["truncated"], true);
 
+    // A read is memoized per stamp: a change of the same size by another
+    // program is seen by the next read.
+    let warm = ok(&c, "read_project_file", json!({"path": "docs/ten.txt"})).await;
+    assert_eq!(file(&warm)["text"], text);
+    put(
+        root.path(),
+        "docs/ten.txt",
+        text.replace("line 1\n", "LINE 1\n"),
+    );
+    let again = ok(&c, "read_project_file", json!({"path": "docs/ten.txt"})).await;
+    assert!(
+        file(&again)["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("LINE 1\n")
+    );
+    assert_ne!(file(&again)["version"], f["version"]);
+
     let e = err(
         &c,
         "read_project_file",

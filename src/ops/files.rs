@@ -9,6 +9,7 @@
 //! open handle of its directory.
 
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use jiff::Timestamp;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result, shown};
 use crate::state::Project;
 use crate::state::fs::{Access, Checked, Kind, read_capped};
 use crate::state::store::replace::{MAX_READ_BYTES, Target, replace_at};
-use crate::state::store::stamp::version;
+use crate::state::store::stamp::{Stamp, version};
 
 /// Bytes of text a read returns when the call does not say.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024;
@@ -52,7 +53,7 @@ pub enum Encoding {
 }
 
 /// A read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadQuery {
     pub paths: Vec<String>,
     /// One path: its failure is the call's error. Several: each file gets
@@ -121,11 +122,25 @@ pub struct ReadOut {
     pub files: Vec<FileRead>,
 }
 
-/// Reads each file of `q`.
-pub fn read(project: &Project, q: &ReadQuery) -> Result<ReadOut> {
+/// Reads each file of `q`. A read of one file is memoized by its real
+/// location and stamp (one `stat`), so reading an unchanged file again
+/// opens nothing and can be answered without leaving the async worker.
+pub fn read(project: &Project, q: &ReadQuery) -> Result<Arc<ReadOut>> {
+    if let (false, [given]) = (q.batch, q.paths.as_slice()) {
+        let c = check_file(project, given)?;
+        let real = project.sandbox.root().join(c.real());
+        let meta =
+            std::fs::metadata(&real).map_err(|e| Error::io("cannot stat", c.real_rel(), e))?;
+        let key = (q.clone(), c.real_rel(), Stamp::of(&meta));
+        return project.memos.get_or_compute(key, || {
+            Ok(ReadOut {
+                files: vec![read_checked(project, &c, q)?],
+            })
+        });
+    }
     let mut files = Vec::with_capacity(q.paths.len());
     for p in &q.paths {
-        match read_one(project, p, q) {
+        match check_file(project, p).and_then(|c| read_checked(project, &c, q)) {
             Ok(f) => files.push(f),
             Err(e @ Error::MustBlock) => return Err(e),
             Err(e) if !q.batch => return Err(e),
@@ -136,7 +151,7 @@ pub fn read(project: &Project, q: &ReadQuery) -> Result<ReadOut> {
             }),
         }
     }
-    Ok(ReadOut { files })
+    Ok(Arc::new(ReadOut { files }))
 }
 
 fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
@@ -144,9 +159,9 @@ fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
     Some(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-fn read_one(project: &Project, given: &str, q: &ReadQuery) -> Result<FileRead> {
-    let sb = &project.sandbox;
-    let c = sb.check(given, Access::Read)?;
+/// Checks that `given` is a regular file a read may open.
+fn check_file(project: &Project, given: &str) -> Result<Checked> {
+    let c = project.sandbox.check(given, Access::Read)?;
     let name = c.real_rel();
     match c.kind {
         Kind::File => {}
@@ -162,7 +177,12 @@ fn read_one(project: &Project, given: &str, q: &ReadQuery) -> Result<FileRead> {
             )));
         }
     }
-    let mut f = sb.open(&c)?;
+    Ok(c)
+}
+
+fn read_checked(project: &Project, c: &Checked, q: &ReadQuery) -> Result<FileRead> {
+    let name = c.real_rel();
+    let mut f = project.sandbox.open(c)?;
     let meta = f
         .metadata()
         .map_err(|e| Error::io("cannot stat", &name, e))?;

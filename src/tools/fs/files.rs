@@ -16,7 +16,7 @@ use crate::ops::files::{
 use crate::server::Server;
 use crate::tools::args::Parameters;
 use crate::tools::json::Json;
-use crate::tools::{ToolError, blocking};
+use crate::tools::{ToolError, blocking, read};
 
 /// The longest path accepted.
 const MAX_PATH: u32 = 4096;
@@ -276,9 +276,9 @@ impl Server {
         Parameters(args): Parameters<ReadArgs>,
     ) -> Result<Json<ReadOut>, ToolError> {
         let q = ReadQuery::try_from(args?)?;
-        blocking(&self.app, move |p| ops::files::read(p, &q))
+        read(&self.app, move |p| ops::files::read(p, &q))
             .await
-            .map(Json::new)
+            .map(Json)
     }
 
     #[tool(
