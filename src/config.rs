@@ -51,6 +51,9 @@ pub struct Files {
     pub backups: ProjectPath,
     pub delegations: ProjectPath,
     pub locks: ProjectPath,
+    /// What every server process on the root shares: the current mode, the
+    /// failure tracker, validation runs (`.roo/orchestrator-state.json`).
+    pub server_state: ProjectPath,
     /// The configuration file (`--config`, else `.roo/orchestrator.toml`),
     /// whether or not it exists: never written through the tools.
     pub config: ProjectPath,
@@ -109,6 +112,9 @@ pub struct Config {
     pub todo_limit_s: u64,
     pub warn_fraction: f64,
     pub backups_keep: usize,
+    /// The consecutive failure of a key that escalates (`[failures]
+    /// escalate_after`, 3).
+    pub escalate_after: u32,
     pub timezone: TimeZoneSetting,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
@@ -168,7 +174,7 @@ struct RawFiles {
     global_modes: Option<RelPath>,
     backups: RelPath,
     delegations: RelPath,
-    server_state: Option<NotYet<ServerState>>,
+    server_state: RelPath,
 }
 
 impl Default for RawFiles {
@@ -184,7 +190,7 @@ impl Default for RawFiles {
             global_modes: None,
             backups: p(".roo/backups"),
             delegations: p(".roo/delegations.jsonl"),
-            server_state: None,
+            server_state: p(".roo/orchestrator-state.json"),
         }
     }
 }
@@ -230,10 +236,17 @@ impl Default for RawBackups {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawFailures {
-    escalate_after: Option<NotYet<EscalateAfter>>,
+    escalate_after: PositiveInt,
+}
+impl Default for RawFailures {
+    fn default() -> Self {
+        RawFailures {
+            escalate_after: PositiveInt(3),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,16 +341,6 @@ planned!(
     SchedulerEnabled,
     "scheduler.enabled",
     "this version does not fire schedules itself (Roo or Zoo Scheduler does)"
-);
-planned!(
-    ServerState,
-    "files.server_state",
-    "this version keeps no server state file"
-);
-planned!(
-    EscalateAfter,
-    "failures.escalate_after",
-    "this version has no failure-escalation protocol"
 );
 planned!(
     ValidationProfiles,
@@ -580,6 +583,7 @@ impl Config {
             backups: r(&f.backups),
             delegations: r(&f.delegations),
             locks: ProjectPath::resolve(&root, ".roo/.locks"),
+            server_state: r(&f.server_state),
             config,
         };
         let tz_name = raw.scheduler.timezone.0.clone();
@@ -591,6 +595,7 @@ impl Config {
             todo_limit_s: raw.timing.todo_limit_s.0,
             warn_fraction: raw.timing.warn_fraction.0,
             backups_keep: usize::try_from(raw.backups.keep.0).unwrap_or(usize::MAX),
+            escalate_after: u32::try_from(raw.failures.escalate_after.0).unwrap_or(u32::MAX),
             timezone: TimeZoneSetting { name: tz_name, tz },
             allowed_hosts: raw.http.allowed_hosts.into_iter().map(|h| h.0).collect(),
             allowed_origins: raw.http.allowed_origins.into_iter().map(|h| h.0).collect(),
@@ -683,11 +688,6 @@ mod tests {
     fn keys_of_features_not_built_yet_are_refused_with_position() {
         for (text, key, at) in [
             ("[scheduler]\nenabled = true\n", "scheduler.enabled", "2:11"),
-            (
-                "[failures]\nescalate_after = 3\n",
-                "failures.escalate_after",
-                "2:18",
-            ),
             (
                 "[validation.profiles.test]\ncommand = [\"cargo\", \"test\"]\n",
                 "validation.profiles",

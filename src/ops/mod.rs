@@ -11,6 +11,7 @@
 
 pub mod delegation;
 pub mod edit;
+pub mod failures;
 pub mod files;
 pub mod ids;
 pub mod listing;

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use formats::delegations::DelegationIndex;
 use formats::modes::ModeSet;
 use formats::timing::TimingIndex;
-use formats::{memory, modes, schedules, timing, todo};
+use formats::{memory, modes, schedules, server_state, timing, todo};
 use path::ProjectPath;
 use store::append::{AppendLog, LogIndex, settle_interrupted};
 use store::backup::Backups;
@@ -44,6 +44,8 @@ pub struct Project {
     /// The archive's bytes (`None`: it does not exist yet).
     pub(crate) memory_archive: StateFile<Option<Vec<u8>>>,
     pub(crate) todo: StateFile<todo::Todo>,
+    /// `.roo/orchestrator-state.json`.
+    pub(crate) server_state: StateFile<server_state::ServerState>,
     /// The door to every other project file.
     pub(crate) sandbox: fs::Sandbox,
     modes_cache: Cache<ModeSet>,
@@ -84,12 +86,16 @@ impl Project {
         let memory_archive = StateFile::new(p, raw, Some(save_raw), l, b);
         let (p, l, b) = file(&f.todo);
         let todo = StateFile::new(p, todo::parse, None, l, b);
+        let (p, l, b) = file(&f.server_state);
+        let server_state =
+            StateFile::new(p, server_state::parse, Some(server_state::to_bytes), l, b);
         Project {
             sandbox: fs::Sandbox::new(&config),
             schedules,
             memory,
             memory_archive,
             todo,
+            server_state,
             modes_cache: Cache::default(),
             memos: Memos::default(),
             locks,

@@ -6,6 +6,7 @@ pub mod memory;
 pub mod modes;
 pub mod next_run;
 pub mod schedules;
+pub mod server_state;
 pub mod time;
 pub mod timing;
 pub mod todo;

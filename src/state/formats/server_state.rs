@@ -1,0 +1,214 @@
+//! `.roo/orchestrator-state.json` (docs/formats.md, "Server state"): what
+//! every server process on a root shares and what outlives a restart: the
+//! current mode and its history, the failure tracker, and validation runs.
+//!
+//! A JSON object; keys this version does not know are kept as they are.
+//! Lists are bounded: the newest [`MAX_HISTORY`] mode switches and
+//! [`MAX_RUNS`] runs are kept.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Mode switches kept in the history.
+pub const MAX_HISTORY: usize = 50;
+/// Validation runs kept (the newest; running ones are never dropped).
+pub const MAX_RUNS: usize = 50;
+/// Failed commands kept per failure key.
+pub const MAX_COMMANDS: usize = 10;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeState>,
+    /// Consecutive failures per key (a validation profile, a command, a
+    /// key an agent chose).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, Failure>,
+    /// Validation runs by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runs: BTreeMap<String, Value>,
+    /// Keys this version does not know, kept.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The current mode and how it got there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModeState {
+    pub current: String,
+    /// When it was entered (RFC 3339, UTC).
+    pub since: String,
+    /// Earlier switches, oldest first (at most 50).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Switch>,
+}
+
+/// One mode switch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Switch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+}
+
+/// The failure tracker's record of one key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Failure {
+    /// Failures since the last success (or reset).
+    pub consecutive: u32,
+    /// Set when `consecutive` reached the escalation threshold; cleared by
+    /// the next success (which records the recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<String>,
+    /// The last failure's context (an error message, a summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The commands that failed, newest last (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    /// Successes and failures ever recorded.
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_zero")]
+    pub total_failures: u64,
+    #[serde(default, skip_serializing_if = "crate::state::formats::is_zero")]
+    pub total_successes: u64,
+}
+
+/// Parses the file (`None`: it does not exist yet, an empty state).
+pub fn parse(bytes: Option<&[u8]>, rel: &str) -> Result<ServerState> {
+    let Some(bytes) = bytes else {
+        return Ok(ServerState::default());
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ServerState::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        path: rel.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// The file's bytes: 2-space indented JSON and a final newline.
+pub fn to_bytes(s: &ServerState) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(s).unwrap_or_else(|_| b"{}".to_vec());
+    out.push(b'\n');
+    out
+}
+
+impl ServerState {
+    /// Records a switch to `to` at `at` (RFC 3339), keeping the newest
+    /// [`MAX_HISTORY`] switches.
+    pub fn switch_mode(
+        &mut self,
+        to: &str,
+        at: &str,
+        reason: Option<String>,
+        task_id: Option<String>,
+    ) {
+        let mode = self.mode.get_or_insert_with(ModeState::default);
+        let from = (!mode.current.is_empty()).then(|| mode.current.clone());
+        mode.history.push(Switch {
+            from,
+            to: to.to_string(),
+            at: at.to_string(),
+            reason,
+            task_id,
+        });
+        if mode.history.len() > MAX_HISTORY {
+            let excess = mode.history.len() - MAX_HISTORY;
+            mode.history.drain(..excess);
+        }
+        mode.current = to.to_string();
+        mode.since = at.to_string();
+    }
+
+    /// Drops the oldest finished runs beyond [`MAX_RUNS`] (run ids sort in
+    /// the order they were made).
+    pub fn prune_runs(&mut self) {
+        let finished: Vec<String> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.get("status").and_then(Value::as_str) != Some("running"))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let excess = self.runs.len().saturating_sub(MAX_RUNS);
+        for id in finished.into_iter().take(excess) {
+            self.runs.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_empty_file_is_an_empty_state_and_garbage_is_corrupt_with_position() {
+        assert_eq!(parse(None, "s").unwrap(), ServerState::default());
+        assert_eq!(parse(Some(b"  \n"), "s").unwrap(), ServerState::default());
+        let e = parse(
+            Some(b"{\n  \"mode\": [1,\n"),
+            ".roo/orchestrator-state.json",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(".roo/orchestrator-state.json:2:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let text = br#"{"mode": {"current": "code", "since": "2026-01-01T00:00:00Z", "x": 1}, "future": {"a": [1, 2]}}"#;
+        let s = parse(Some(text), "s").unwrap();
+        let back: Value = serde_json::from_slice(&to_bytes(&s)).unwrap();
+        assert_eq!(back["future"], serde_json::json!({"a": [1, 2]}));
+        assert_eq!(back["mode"]["current"], "code");
+    }
+
+    #[test]
+    fn the_mode_history_keeps_the_newest_switches() {
+        let mut s = ServerState::default();
+        for i in 0..(MAX_HISTORY + 5) {
+            s.switch_mode(&format!("m{i}"), "2026-01-01T00:00:00Z", None, None);
+        }
+        let m = s.mode.unwrap();
+        assert_eq!(m.current, format!("m{}", MAX_HISTORY + 4));
+        assert_eq!(m.history.len(), MAX_HISTORY);
+        assert_eq!(m.history[0].to, "m5");
+        assert_eq!(m.history[0].from.as_deref(), Some("m4"));
+    }
+
+    #[test]
+    fn old_finished_runs_are_pruned_and_running_ones_kept() {
+        let mut s = ServerState::default();
+        s.runs
+            .insert("00-run".into(), serde_json::json!({"status": "running"}));
+        for i in 1..=(MAX_RUNS + 3) {
+            s.runs.insert(
+                format!("{i:02}-done"),
+                serde_json::json!({"status": "passed"}),
+            );
+        }
+        s.prune_runs();
+        assert_eq!(s.runs.len(), MAX_RUNS);
+        assert!(s.runs.contains_key("00-run"));
+        assert!(!s.runs.contains_key("01-done"));
+    }
+}
