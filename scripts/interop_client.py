@@ -27,8 +27,11 @@ except ImportError:  # older mcp 1.x
 NEW_HTTP_API = "http_client" in inspect.signature(_streamable).parameters
 
 EXPECTED_TOOLS = {
-    "delegate_task", "get_persistent_memory", "get_schedule_status", "get_time_tracking",
-    "get_todo_status", "manage_schedules", "track_task_time", "update_persistent_memory",
+    "backup_file", "delegate_task", "error_recovery", "get_mode_capabilities",
+    "get_persistent_memory", "get_schedule_status", "get_time_tracking", "get_todo_status",
+    "list_project_structure", "manage_schedules", "read_project_file", "restore_file",
+    "search_in_files", "switch_mode", "track_task_time", "update_persistent_memory",
+    "write_project_file",
 }
 
 LABEL = "python-sdk"
@@ -106,6 +109,18 @@ async def scenarios(session, transport):
     v = await call("delegate_task", {"action": "create", "task": "Review the interop results and fix any failure"})
     await call("delegate_task", {"action": "complete", "delegation_id": v["delegation"]["id"], "result": "done"})
     ok(transport, "call delegate_task create/complete", f"mode {v['new_task']['mode']}")
+    name = f"notes/interop-{transport}.md"
+    v = await call("write_project_file", {"path": name, "content": "# Interop\nstep one\n"})
+    v = await call("write_project_file", {"path": name, "expected_version": v["version"],
+                                          "edits": [{"old_text": "step one", "new_text": "step two"}]})
+    assert "+step two" in v["diff"], v
+    v = await call("read_project_file", {"path": name})
+    assert v["files"][0]["text"] == "# Interop\nstep two\n", v
+    v = await call("search_in_files", {"pattern": "step two", "fixed_string": True})
+    assert any(m["path"] == name for m in v["matches"]), v
+    ok(transport, "call write/read/search project files", f"{len(v['matches'])} matches")
+    msg = await call("read_project_file", {"path": "../outside.md"}, expect_error=True)
+    assert "refused" in msg, msg
     msg = await call("track_task_time", {"action": "pause"}, expect_error=True)
     assert "unknown variant" in msg, msg
     ok(transport, "tool error for bad input", msg.splitlines()[0][:60])

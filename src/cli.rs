@@ -138,6 +138,15 @@ fn init_logging() {
         .try_init();
 }
 
+/// Writes to stdout; a reader that went away (`| head`) is not an error
+/// to panic over.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn fail(code: u8, msg: &str) -> ExitCode {
     say!("loop-orchestrator: {msg}");
     ExitCode::from(code)
@@ -146,7 +155,7 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 fn print_json<T: Serialize>(v: &T) -> bool {
     match serde_json::to_string_pretty(v) {
         Ok(s) => {
-            println!("{s}");
+            out!("{s}\n");
             true
         }
         Err(e) => {
@@ -201,12 +210,12 @@ fn tools(config: Config, json: bool, markdown: bool) -> ExitCode {
         };
     }
     if markdown {
-        print!("{}", reference::markdown(&tools));
+        out!("{}", reference::markdown(&tools));
         return ExitCode::SUCCESS;
     }
     for t in tools {
         let desc = summary(t.description.as_deref().unwrap_or(""));
-        println!("{:<26} {desc}", t.name);
+        out!("{:<26} {desc}\n", t.name);
     }
     ExitCode::SUCCESS
 }
@@ -215,7 +224,7 @@ fn describe(config: Config, name: &str) -> ExitCode {
     let server = Server::new(App::new(config));
     match server.tool(name) {
         Some(t) => {
-            print!("{}", reference::tool_markdown(t));
+            out!("{}", reference::tool_markdown(t));
             ExitCode::SUCCESS
         }
         None => fail(2, &server.unknown_tool(name)),

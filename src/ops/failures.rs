@@ -204,11 +204,28 @@ pub fn status(project: &Project, key: Option<&str>) -> Result<Vec<(String, Failu
         .collect())
 }
 
+/// The error for a key the tracker does not have.
+pub fn no_such_key(key: &str, known: &[String]) -> Error {
+    Error::NotFound(format!(
+        "the failure tracker has no key {}; keys: {}",
+        crate::error::shown(key),
+        if known.is_empty() {
+            "none yet".to_string()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
 /// Forgets a key's record (`None`: every key). Returns how many were
 /// removed.
 pub fn reset(project: &Project, key: Option<&str>, now: Timestamp) -> Result<usize> {
     let w = project.server_state.update(None, now, |s| {
         let n = match key {
+            Some(k) if !s.failures.contains_key(k) => {
+                let known: Vec<String> = s.failures.keys().cloned().collect();
+                return Err(no_such_key(k, &known));
+            }
             Some(k) => usize::from(s.failures.remove(k).is_some()),
             None => std::mem::take(&mut s.failures).len(),
         };

@@ -52,6 +52,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "search_in_files",
         r#"{"pattern": "State layer", "fixed_string": true, "context_lines": 1}"#,
     ),
+    ("get_mode_capabilities", r#"{"group": "edit"}"#),
+    (
+        "switch_mode",
+        r#"{"slug": "debug", "reason": "the tests fail"}"#,
+    ),
+    (
+        "error_recovery",
+        r#"{"action": "record_failure", "key": "cargo test", "command": "cargo test", "context": "2 tests failed"}"#,
+    ),
 ];
 
 /// A schema's type as the reference shows it.

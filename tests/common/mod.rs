@@ -15,6 +15,8 @@ pub type Client = RunningService<RoleClient, ()>;
 pub const TOOLS: &[&str] = &[
     "backup_file",
     "delegate_task",
+    "error_recovery",
+    "get_mode_capabilities",
     "get_persistent_memory",
     "get_schedule_status",
     "get_time_tracking",
@@ -24,6 +26,7 @@ pub const TOOLS: &[&str] = &[
     "read_project_file",
     "restore_file",
     "search_in_files",
+    "switch_mode",
     "track_task_time",
     "update_persistent_memory",
     "write_project_file",
