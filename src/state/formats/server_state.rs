@@ -3,8 +3,7 @@
 //! current mode and its history, the failure tracker, and validation runs.
 //!
 //! A JSON object; keys this version does not know are kept as they are.
-//! Lists are bounded: the newest [`MAX_HISTORY`] mode switches and
-//! [`MAX_RUNS`] runs are kept.
+//! Lists are bounded: the newest [`MAX_HISTORY`] mode switches are kept.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +15,6 @@ use crate::error::{Error, Result};
 
 /// Mode switches kept in the history.
 pub const MAX_HISTORY: usize = 50;
-/// Validation runs kept (the newest; running ones are never dropped).
-pub const MAX_RUNS: usize = 50;
 /// Failed commands kept per failure key.
 pub const MAX_COMMANDS: usize = 10;
 
@@ -137,21 +134,6 @@ impl ServerState {
         mode.current = to.to_string();
         mode.since = at.to_string();
     }
-
-    /// Drops the oldest finished runs beyond [`MAX_RUNS`] (run ids sort in
-    /// the order they were made).
-    pub fn prune_runs(&mut self) {
-        let finished: Vec<String> = self
-            .runs
-            .iter()
-            .filter(|(_, r)| r.get("status").and_then(Value::as_str) != Some("running"))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let excess = self.runs.len().saturating_sub(MAX_RUNS);
-        for id in finished.into_iter().take(excess) {
-            self.runs.remove(&id);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -193,22 +175,5 @@ mod tests {
         assert_eq!(m.history.len(), MAX_HISTORY);
         assert_eq!(m.history[0].to, "m5");
         assert_eq!(m.history[0].from.as_deref(), Some("m4"));
-    }
-
-    #[test]
-    fn old_finished_runs_are_pruned_and_running_ones_kept() {
-        let mut s = ServerState::default();
-        s.runs
-            .insert("00-run".into(), serde_json::json!({"status": "running"}));
-        for i in 1..=(MAX_RUNS + 3) {
-            s.runs.insert(
-                format!("{i:02}-done"),
-                serde_json::json!({"status": "passed"}),
-            );
-        }
-        s.prune_runs();
-        assert_eq!(s.runs.len(), MAX_RUNS);
-        assert!(s.runs.contains_key("00-run"));
-        assert!(!s.runs.contains_key("01-done"));
     }
 }
