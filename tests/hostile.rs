@@ -71,6 +71,16 @@ async fn oversized_arguments_are_refused_with_a_short_message_and_nothing_writte
             json!({"path": "TODO.md", "label": "l".repeat(41)}),
             "argument label is too long: 41 characters, at most 40",
         ),
+        (
+            "switch_mode",
+            json!({"slug": "s".repeat(100_000)}),
+            "argument slug is too long: 100000 characters, at most 100",
+        ),
+        (
+            "error_recovery",
+            json!({"action": "record_failure", "key": "k", "context": "c".repeat(5000)}),
+            "argument context is too long: 5000 characters, at most 4000",
+        ),
     ] {
         let e = err(&c, tool, args).await;
         assert!(e.contains(want), "{tool}: {}", &e[..e.len().min(300)]);
