@@ -30,9 +30,9 @@ pub struct ServerState {
     /// key an agent chose).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failures: BTreeMap<String, Failure>,
-    /// Validation runs by id.
+    /// Validation runs by id (ids sort in the order they were made).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub runs: BTreeMap<String, Value>,
+    pub runs: BTreeMap<String, Run>,
     /// Keys this version does not know, kept.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -60,6 +60,58 @@ pub struct Switch {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+}
+
+/// A validation run started in the background (run_validation
+/// `background: true`), as every server process on the root sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Run {
+    /// `running`, `passed`, `failed`, `error`, `cancelled` or `timed_out`.
+    pub status: String,
+    /// The profile it runs (absent: the built-in checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The built-in checks it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// RFC 3339, UTC.
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The server process that runs it.
+    #[serde(default)]
+    pub owner_pid: u32,
+    /// That process's start time (clock ticks since boot, from
+    /// `/proc/PID/stat`), so that a reused pid is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_start: Option<u64>,
+    /// The command's process id, which is also its process group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
+    /// The profile's timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// The last progress written (at the end: the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<RunProgress>,
+    /// The outcome once finished (run_validation's result, with output
+    /// cut shorter than in a direct answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Keys this version does not know, kept.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// How far a run got.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunProgress {
+    pub elapsed_s: f64,
+    /// Bytes of output (stdout and stderr) so far.
+    pub output_bytes: u64,
 }
 
 /// The failure tracker's record of one key.
@@ -144,7 +196,7 @@ impl ServerState {
         let finished: Vec<String> = self
             .runs
             .iter()
-            .filter(|(_, r)| r.get("status").and_then(Value::as_str) != Some("running"))
+            .filter(|(_, r)| r.status != "running")
             .map(|(id, _)| id.clone())
             .collect();
         let excess = self.runs.len().saturating_sub(MAX_RUNS);
@@ -198,13 +250,13 @@ mod tests {
     #[test]
     fn old_finished_runs_are_pruned_and_running_ones_kept() {
         let mut s = ServerState::default();
-        s.runs
-            .insert("00-run".into(), serde_json::json!({"status": "running"}));
+        let run = |status: &str| Run {
+            status: status.into(),
+            ..Run::default()
+        };
+        s.runs.insert("00-run".into(), run("running"));
         for i in 1..=(MAX_RUNS + 3) {
-            s.runs.insert(
-                format!("{i:02}-done"),
-                serde_json::json!({"status": "passed"}),
-            );
+            s.runs.insert(format!("{i:02}-done"), run("passed"));
         }
         s.prune_runs();
         assert_eq!(s.runs.len(), MAX_RUNS);

@@ -1,0 +1,3 @@
+//! The development tools.
+
+pub mod validation;
