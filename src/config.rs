@@ -949,6 +949,87 @@ mod tests {
     }
 
     #[test]
+    fn validation_profiles_are_compiled_at_load() {
+        let c = load_text(
+            "[validation.profiles.test]\ncommand = [\"cargo\", \"test\"]\ntimeout_s = 900\nenv = { RUST_BACKTRACE = \"1\" }\ncriteria = [\"passed >= 1 && failed == 0\", \"duration_s < 900\"]\ncounts = { passed = '(\\d+) passed', failed = { pattern = '(\\d+) failed', default = 0 } }\n[validation.profiles.lint]\ncommand = [\"cargo\", \"clippy\"]\n",
+        )
+        .unwrap();
+        let t = &c.profiles["test"];
+        assert_eq!(t.command, vec!["cargo", "test"]);
+        assert_eq!(t.timeout, Duration::from_secs(900));
+        assert_eq!(t.env["RUST_BACKTRACE"], "1");
+        assert_eq!(t.criteria.len(), 2);
+        assert_eq!(t.counts.len(), 2);
+        assert_eq!(t.counts[0].default, Some(0));
+        let l = &c.profiles["lint"];
+        assert_eq!(l.timeout, Duration::from_secs(600));
+        assert_eq!(l.criteria[0].text, "exit_code == 0");
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_position() {
+        let p = "[validation.profiles.t]\n";
+        for (text, at, says) in [
+            // The error inside a criterion: line 3, the column of `&`.
+            (
+                format!(
+                    "{p}command = [\"x\"]\ncriteria = [\"exit_code == 0\", \"exit_code == 0 & x\"]\n"
+                ),
+                "3:47",
+                "`&&`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncriteria = [\"\\\"a\\\" == exit_code\"]\n"),
+                "3:20",
+                "one type",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncriteria = [\"pased > 1\"]\n"),
+                "3:14",
+                "unknown name `pased`",
+            ),
+            (format!("{p}command = []\n"), "2:11", "non-empty list"),
+            (
+                format!("{p}timeout_s = 5\n"),
+                "1:1",
+                "missing field `command`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ntimeout_s = 100000\n"),
+                "3:13",
+                "at most 86400",
+            ),
+            (
+                format!("{p}command = [\"x\"]\nshell = true\n"),
+                "3:1",
+                "unknown field `shell`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncounts = {{ n = '\\d+' }}\n"),
+                "3:16",
+                "exactly one capture group",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncounts = {{ exit_code = '(\\d+)' }}\n"),
+                "3:12",
+                "built-in name",
+            ),
+            (
+                "[validation.profiles.Bad]\ncommand = [\"x\"]\n".to_string(),
+                "1:",
+                "must be 1 to 40",
+            ),
+        ] {
+            let e = load_text(&text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(".roo/orchestrator.toml:{at}")),
+                "{text}: {e}"
+            );
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn deny_globs_are_compiled_at_load_and_bad_ones_named_with_position() {
         let c = load_text("[fs]\ndeny = [\"*.key\", \"secrets/\"]\n").unwrap();
         assert_eq!(c.fs_deny, vec!["*.key".to_string(), "secrets/".to_string()]);

@@ -52,6 +52,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "search_in_files",
         r#"{"pattern": "State layer", "fixed_string": true, "context_lines": 1}"#,
     ),
+    (
+        "run_validation",
+        r#"{"checks": ["schedules", "memory", "todo", "modes"]}"#,
+    ),
 ];
 
 /// A schema's type as the reference shows it.

@@ -23,6 +23,7 @@ pub const TOOLS: &[&str] = &[
     "manage_schedules",
     "read_project_file",
     "restore_file",
+    "run_validation",
     "search_in_files",
     "track_task_time",
     "update_persistent_memory",
