@@ -368,10 +368,9 @@ pub async fn run(
     let (o, e) = match scans {
         Some(s) => s,
         // A process outside the group may still hold a pipe: wait briefly.
-        None => match tokio::time::timeout(GRACE, &mut readers).await {
-            Ok(s) => s,
-            Err(_) => (Scan::default(), Scan::default()),
-        },
+        None => tokio::time::timeout(GRACE, &mut readers)
+            .await
+            .unwrap_or_default(),
     };
     if pg.is_some_and(|pg| !group_exists(pg)) {
         guard.0 = None;
