@@ -9,7 +9,7 @@
 //! 3. the append logs are flushed: every acknowledged append is durable
 //!    before the process exits.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -26,12 +26,24 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// before the process exits anyway.
 pub const RUNTIME_GRACE: Duration = Duration::from_millis(500);
 
+/// How clients reach this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// stdio, or the `call` command: the client is a local process that
+    /// started this one.
+    Local,
+    /// The HTTP daemon; `token`: a bearer token is required on the MCP
+    /// routes.
+    Http { token: bool },
+}
+
 /// The running application.
 pub struct App {
     project: Arc<Project>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     calls: TaskTracker,
+    transport: OnceLock<Transport>,
 }
 
 impl App {
@@ -42,7 +54,18 @@ impl App {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             calls: TaskTracker::new(),
+            transport: OnceLock::new(),
         })
+    }
+
+    /// Says how clients reach this process (once, before serving; local
+    /// when never said).
+    pub fn set_transport(&self, t: Transport) {
+        let _ = self.transport.set(t);
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.transport.get().copied().unwrap_or(Transport::Local)
     }
 
     pub fn project(&self) -> &Arc<Project> {

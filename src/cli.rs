@@ -362,6 +362,11 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     };
     let root = config.root.display().to_string();
     let app = App::new(config);
+    if let Some(opts) = &http {
+        app.set_transport(crate::app::Transport::Http {
+            token: opts.token.is_some(),
+        });
+    }
     app.project().settle_logs();
     let server = Server::new(Arc::clone(&app));
     let result = rt.block_on(async {

@@ -7,12 +7,16 @@
 //! (`.roo/`, `.roomodes`), its successor Zoo Code (`.zoo/`, `.zoomodes`) and
 //! Kilo Code (`.kilocodemodes`); see [`Files`].
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
 
+use crate::ops::validation::{self, Count, Profile, criteria};
 use crate::state::path::ProjectPath;
 
 /// Where the configuration came from.
@@ -126,6 +130,9 @@ pub struct Config {
     /// `[fs] deny`: globs (gitignore syntax, relative to the root) of
     /// files the filesystem tools neither read, write, list nor search.
     pub fs_deny: Vec<String>,
+    /// `[validation.profiles.NAME]`, compiled at load (criteria parsed,
+    /// regexes built).
+    pub profiles: BTreeMap<String, Arc<Profile>>,
 }
 
 /// A configuration error; `Display` names the file, line and column.
@@ -299,7 +306,23 @@ struct RawFs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawValidation {
-    profiles: Option<NotYet<ValidationProfiles>>,
+    profiles: BTreeMap<ProfileName, RawProfile>,
+}
+
+/// `[validation.profiles.NAME]`: checked here, compiled by
+/// [`compile_profiles`] (which needs the file's text for positions).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    command: Spanned<Vec<String>>,
+    #[serde(default)]
+    timeout_s: Option<ProfileTimeout>,
+    #[serde(default)]
+    env: BTreeMap<EnvName, NoNul>,
+    #[serde(default)]
+    criteria: Vec<Spanned<String>>,
+    #[serde(default)]
+    counts: BTreeMap<CountName, Spanned<toml::Value>>,
 }
 
 // ---- keys of features this version does not have ----------------------------
@@ -341,11 +364,6 @@ planned!(
     SchedulerEnabled,
     "scheduler.enabled",
     "this version does not fire schedules itself (Roo or Zoo Scheduler does)"
-);
-planned!(
-    ValidationProfiles,
-    "validation.profiles",
-    "this version runs no validation commands"
 );
 
 #[derive(Debug, Deserialize)]
@@ -462,6 +480,79 @@ validated!(DenyGlob, String, |v| {
         .map_err(|e| format!("not a valid glob: {e}"))
 });
 
+/// A profile name: `[a-z0-9_-]{1,40}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ProfileName(String);
+validated!(
+    ProfileName,
+    String,
+    |v| if validation::valid_profile_name(v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "profile name {v:?} must be 1 to 40 of a-z, 0-9, _ and -"
+        ))
+    }
+);
+
+/// A count name: a lowercase identifier that is not a built-in name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct CountName(String);
+validated!(CountName, String, |v| {
+    let ident = (1..=40).contains(&v.len())
+        && v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ident {
+        Err(format!(
+            "count name {v:?} must be 1 to 40 of a-z, 0-9 and _, not starting with a digit"
+        ))
+    } else if criteria::RESERVED.contains(&v.as_str()) {
+        Err(format!(
+            "count name {v:?} is a built-in name of the criteria language"
+        ))
+    } else {
+        Ok(())
+    }
+});
+
+/// An environment variable name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct EnvName(String);
+validated!(EnvName, String, |v| if !v.is_empty()
+    && v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+{
+    Ok(())
+} else {
+    Err(format!(
+        "environment variable name {v:?} must be letters, digits and _, not starting with a digit"
+    ))
+});
+
+#[derive(Debug, Clone)]
+struct NoNul(String);
+validated!(NoNul, String, |v| if v.contains('\0') {
+    Err("must not contain NUL bytes".into())
+} else {
+    Ok(())
+});
+
+/// A profile's timeout: above 0, at most a day.
+#[derive(Debug, Clone, Copy)]
+struct ProfileTimeout(f64);
+validated!(ProfileTimeout, f64, |v| if v.is_finite()
+    && *v > 0.0
+    && *v <= validation::MAX_TIMEOUT_S as f64
+{
+    Ok(())
+} else {
+    Err(format!(
+        "must be a number of seconds above 0 and at most {}, got {v}",
+        validation::MAX_TIMEOUT_S
+    ))
+});
+
 #[derive(Debug, Clone)]
 struct NonEmpty(String);
 validated!(NonEmpty, String, |v| if v.trim().is_empty() {
@@ -521,7 +612,7 @@ impl Config {
             Some(p) => ProjectPath::resolve(&root, &p.to_string_lossy()),
             None => default_path.clone(),
         };
-        let (raw, source) = match explicit {
+        let ((raw, profiles), source) = match explicit {
             Some(p) => {
                 let sp = config_file.clone();
                 let text = std::fs::read_to_string(sp.abs()).map_err(|e| ConfigError::File {
@@ -537,7 +628,7 @@ impl Config {
                     (raw, ConfigSource::File(default_path.rel().to_string()))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    (Raw::default(), ConfigSource::Defaults)
+                    ((Raw::default(), BTreeMap::new()), ConfigSource::Defaults)
                 }
                 Err(e) => {
                     return Err(ConfigError::File {
@@ -547,10 +638,16 @@ impl Config {
                 }
             },
         };
-        Ok(Self::from_raw(root, raw, source, config_file))
+        Ok(Self::from_raw(root, raw, source, config_file, profiles))
     }
 
-    fn from_raw(root: PathBuf, raw: Raw, source: ConfigSource, config: ProjectPath) -> Config {
+    fn from_raw(
+        root: PathBuf,
+        raw: Raw,
+        source: ConfigSource,
+        config: ProjectPath,
+        profiles: BTreeMap<String, Arc<Profile>>,
+    ) -> Config {
         let f = &raw.files;
         let r = |p: &RelPath| ProjectPath::resolve(&root, &p.0);
         let schedules = match &f.schedules {
@@ -609,13 +706,16 @@ impl Config {
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
             answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
             fs_deny: raw.fs.deny.into_iter().map(|g| g.0).collect(),
+            profiles,
             root,
         }
     }
 }
 
-fn parse(text: &str, path: &str) -> Result<Raw, ConfigError> {
-    toml::from_str::<Raw>(text).map_err(|e| {
+type Parsed = (Raw, BTreeMap<String, Arc<Profile>>);
+
+fn parse(text: &str, path: &str) -> Result<Parsed, ConfigError> {
+    let mut raw = toml::from_str::<Raw>(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         ConfigError::Parse {
             path: path.to_string(),
@@ -623,7 +723,156 @@ fn parse(text: &str, path: &str) -> Result<Raw, ConfigError> {
             column,
             message: e.message().trim().to_string(),
         }
-    })
+    })?;
+    let profiles = compile_profiles(std::mem::take(&mut raw.validation.profiles), text, path)?;
+    Ok((raw, profiles))
+}
+
+/// Compiles the profiles: argv checked, criteria parsed, count patterns
+/// built. An error names the position in the file; a criterion's error
+/// points inside its string.
+fn compile_profiles(
+    raw: BTreeMap<ProfileName, RawProfile>,
+    text: &str,
+    path: &str,
+) -> Result<BTreeMap<String, Arc<Profile>>, ConfigError> {
+    let at = |pos: usize, message: String| {
+        let (line, column) = line_col(text, pos);
+        ConfigError::Parse {
+            path: path.to_string(),
+            line,
+            column,
+            message,
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (ProfileName(name), p) in raw {
+        let key = format!("validation.profiles.{name}");
+        let span = p.command.span();
+        let command = p.command.into_inner();
+        if command.is_empty() || command[0].trim().is_empty() {
+            return Err(at(
+                span.start,
+                format!(
+                    "{key}.command must be a non-empty list: the program and its arguments, run without a shell (e.g. [\"cargo\", \"test\"])"
+                ),
+            ));
+        }
+        if command.iter().any(|a| a.contains('\0')) {
+            return Err(at(
+                span.start,
+                format!("{key}.command must not contain NUL bytes"),
+            ));
+        }
+        let mut counts = Vec::new();
+        for (CountName(cname), v) in p.counts {
+            let span = v.span();
+            let (pattern, default) = match v.into_inner() {
+                toml::Value::String(s) => (s, None),
+                toml::Value::Table(mut t) => {
+                    let pattern = match t.remove("pattern") {
+                        Some(toml::Value::String(s)) => s,
+                        _ => {
+                            return Err(at(
+                                span.start,
+                                format!(
+                                    "{key}.counts.{cname} needs pattern = \"regex with one capture group\""
+                                ),
+                            ));
+                        }
+                    };
+                    let default = match t.remove("default") {
+                        None => None,
+                        Some(toml::Value::Integer(n)) => Some(n),
+                        Some(_) => {
+                            return Err(at(
+                                span.start,
+                                format!("{key}.counts.{cname}.default must be an integer"),
+                            ));
+                        }
+                    };
+                    if let Some(k) = t.keys().next() {
+                        return Err(at(
+                            span.start,
+                            format!(
+                                "{key}.counts.{cname}: unknown key `{k}`, expected `pattern` and `default`"
+                            ),
+                        ));
+                    }
+                    (pattern, default)
+                }
+                _ => {
+                    return Err(at(
+                        span.start,
+                        format!(
+                            "{key}.counts.{cname} must be a regex string or {{ pattern = \"…\", default = 0 }}"
+                        ),
+                    ));
+                }
+            };
+            let regex = regex::RegexBuilder::new(&pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| {
+                    let e = e.to_string();
+                    let last = e.lines().last().unwrap_or("").trim().to_string();
+                    at(
+                        span.start,
+                        format!("{key}.counts.{cname}: not a valid regex: {last}"),
+                    )
+                })?;
+            if regex.captures_len() != 2 {
+                return Err(at(
+                    span.start,
+                    format!(
+                        "{key}.counts.{cname}: the pattern must have exactly one capture group (the number), it has {}",
+                        regex.captures_len() - 1
+                    ),
+                ));
+            }
+            counts.push(Count {
+                name: cname,
+                regex,
+                default,
+            });
+        }
+        let names: Vec<String> = counts.iter().map(|c| c.name.clone()).collect();
+        let is_count = |n: &str| names.iter().any(|c| c == n);
+        let mut compiled = Vec::new();
+        let list: Vec<(String, Option<std::ops::Range<usize>>)> = if p.criteria.is_empty() {
+            vec![(validation::DEFAULT_CRITERION.to_string(), None)]
+        } else {
+            p.criteria
+                .into_iter()
+                .map(|c| {
+                    let span = c.span();
+                    (c.into_inner(), Some(span))
+                })
+                .collect()
+        };
+        for (src, span) in list {
+            let c = criteria::parse(&src, &is_count).map_err(|e| {
+                let pos = span.as_ref().map_or(0, |s| {
+                    s.start + criteria::raw_offset(&text[s.clone()], e.offset)
+                });
+                at(pos, format!("{key}.criteria: {} (in {:?})", e.message, src))
+            })?;
+            compiled.push(c);
+        }
+        let profile = Profile {
+            name: name.clone(),
+            command,
+            timeout: Duration::from_secs_f64(
+                p.timeout_s
+                    .map_or(validation::DEFAULT_TIMEOUT_S as f64, |t| t.0),
+            ),
+            env: p.env.into_iter().map(|(k, v)| (k.0, v.0)).collect(),
+            criteria: compiled,
+            counts,
+        };
+        out.insert(name, Arc::new(profile));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -686,23 +935,94 @@ mod tests {
 
     #[test]
     fn keys_of_features_not_built_yet_are_refused_with_position() {
-        for (text, key, at) in [
-            ("[scheduler]\nenabled = true\n", "scheduler.enabled", "2:11"),
+        let e = load_text("[scheduler]\nenabled = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`scheduler.enabled` is not supported yet"),
+            "{e}"
+        );
+        assert!(e.starts_with(".roo/orchestrator.toml:2:11:"), "{e}");
+    }
+
+    #[test]
+    fn validation_profiles_are_compiled_at_load() {
+        let c = load_text(
+            "[validation.profiles.test]\ncommand = [\"cargo\", \"test\"]\ntimeout_s = 900\nenv = { RUST_BACKTRACE = \"1\" }\ncriteria = [\"passed >= 1 && failed == 0\", \"duration_s < 900\"]\ncounts = { passed = '(\\d+) passed', failed = { pattern = '(\\d+) failed', default = 0 } }\n[validation.profiles.lint]\ncommand = [\"cargo\", \"clippy\"]\n",
+        )
+        .unwrap();
+        let t = &c.profiles["test"];
+        assert_eq!(t.command, vec!["cargo", "test"]);
+        assert_eq!(t.timeout, Duration::from_secs(900));
+        assert_eq!(t.env["RUST_BACKTRACE"], "1");
+        assert_eq!(t.criteria.len(), 2);
+        assert_eq!(t.counts.len(), 2);
+        assert_eq!(t.counts[0].default, Some(0));
+        let l = &c.profiles["lint"];
+        assert_eq!(l.timeout, Duration::from_secs(600));
+        assert_eq!(l.criteria[0].text, "exit_code == 0");
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_position() {
+        let p = "[validation.profiles.t]\n";
+        for (text, at, says) in [
+            // The error inside a criterion: line 3, the column of `&`.
             (
-                "[validation.profiles.test]\ncommand = [\"cargo\", \"test\"]\n",
-                "validation.profiles",
-                "",
+                format!(
+                    "{p}command = [\"x\"]\ncriteria = [\"exit_code == 0\", \"exit_code == 0 & x\"]\n"
+                ),
+                "3:47",
+                "`&&`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncriteria = [\"\\\"a\\\" == exit_code\"]\n"),
+                "3:20",
+                "one type",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncriteria = [\"pased > 1\"]\n"),
+                "3:14",
+                "unknown name `pased`",
+            ),
+            (format!("{p}command = []\n"), "2:11", "non-empty list"),
+            (
+                format!("{p}timeout_s = 5\n"),
+                "1:1",
+                "missing field `command`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ntimeout_s = 100000\n"),
+                "3:13",
+                "at most 86400",
+            ),
+            (
+                format!("{p}command = [\"x\"]\nshell = true\n"),
+                "3:1",
+                "unknown field `shell`",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncounts = {{ n = '\\d+' }}\n"),
+                "3:16",
+                "exactly one capture group",
+            ),
+            (
+                format!("{p}command = [\"x\"]\ncounts = {{ exit_code = '(\\d+)' }}\n"),
+                "3:12",
+                "built-in name",
+            ),
+            (
+                "[validation.profiles.Bad]\ncommand = [\"x\"]\n".to_string(),
+                "1:",
+                "must be 1 to 40",
             ),
         ] {
-            let e = load_text(text).unwrap_err().to_string();
-            assert!(e.contains(&format!("`{key}` is not supported yet")), "{e}");
-            assert!(e.starts_with(".roo/orchestrator.toml:"), "{e}");
-            if !at.is_empty() {
-                assert!(
-                    e.starts_with(&format!(".roo/orchestrator.toml:{at}:")),
-                    "{e}"
-                );
-            }
+            let e = load_text(&text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(".roo/orchestrator.toml:{at}")),
+                "{text}: {e}"
+            );
+            assert!(e.contains(says), "{text}: {e}");
         }
     }
 

@@ -68,7 +68,8 @@ impl Server {
             + Self::fs_files_router()
             + Self::fs_walk_router()
             + Self::dev_modes_router()
-            + Self::dev_recovery_router();
+            + Self::dev_recovery_router()
+            + Self::dev_validation_router();
         for route in router.map.values_mut() {
             let attr = &mut route.attr;
             attr.input_schema = Arc::new(lean(&attr.input_schema));

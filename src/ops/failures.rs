@@ -9,7 +9,7 @@
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::memory::{self, Addition, Overflow, Section, Update};
 use crate::error::{Error, Result};
@@ -36,7 +36,8 @@ pub struct Outcome {
 }
 
 /// What recording an outcome did.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Recorded {
     pub key: String,
     /// Consecutive failures now (0 after a success).

@@ -23,6 +23,7 @@ pub mod schedules;
 pub mod search;
 pub mod timing;
 pub mod todo;
+pub mod validation;
 
 use crate::error::Result;
 use crate::state::store::may_block;

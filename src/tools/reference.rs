@@ -61,6 +61,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "error_recovery",
         r#"{"action": "record_failure", "key": "cargo test", "command": "cargo test", "context": "2 tests failed"}"#,
     ),
+    (
+        "run_validation",
+        r#"{"checks": ["schedules", "memory", "todo", "modes"]}"#,
+    ),
 ];
 
 /// A schema's type as the reference shows it.

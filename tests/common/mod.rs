@@ -25,6 +25,7 @@ pub const TOOLS: &[&str] = &[
     "manage_schedules",
     "read_project_file",
     "restore_file",
+    "run_validation",
     "search_in_files",
     "switch_mode",
     "track_task_time",

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 
 /// Mode switches kept in the history.
 pub const MAX_HISTORY: usize = 50;
+/// Validation runs kept (the newest; running ones are never dropped).
+pub const MAX_RUNS: usize = 50;
 /// Failed commands kept per failure key.
 pub const MAX_COMMANDS: usize = 10;
 
@@ -27,9 +29,9 @@ pub struct ServerState {
     /// key an agent chose).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failures: BTreeMap<String, Failure>,
-    /// Validation runs by id.
+    /// Validation runs by id (ids sort in the order they were made).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub runs: BTreeMap<String, Value>,
+    pub runs: BTreeMap<String, Run>,
     /// Keys this version does not know, kept.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -57,6 +59,58 @@ pub struct Switch {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+}
+
+/// A validation run started in the background (run_validation
+/// `background: true`), as every server process on the root sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Run {
+    /// `running`, `passed`, `failed`, `error`, `cancelled` or `timed_out`.
+    pub status: String,
+    /// The profile it runs (absent: the built-in checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The built-in checks it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// RFC 3339, UTC.
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The server process that runs it.
+    #[serde(default)]
+    pub owner_pid: u32,
+    /// That process's start time (clock ticks since boot, from
+    /// `/proc/PID/stat`), so that a reused pid is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_start: Option<u64>,
+    /// The command's process id, which is also its process group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
+    /// The profile's timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// The last progress written (at the end: the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<RunProgress>,
+    /// The outcome once finished (run_validation's result, with output
+    /// cut shorter than in a direct answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Keys this version does not know, kept.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// How far a run got.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunProgress {
+    pub elapsed_s: f64,
+    /// Bytes of output (stdout and stderr) so far.
+    pub output_bytes: u64,
 }
 
 /// The failure tracker's record of one key.
@@ -134,6 +188,21 @@ impl ServerState {
         mode.current = to.to_string();
         mode.since = at.to_string();
     }
+
+    /// Drops the oldest finished runs beyond [`MAX_RUNS`] (run ids sort in
+    /// the order they were made).
+    pub fn prune_runs(&mut self) {
+        let finished: Vec<String> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.status != "running")
+            .map(|(id, _)| id.clone())
+            .collect();
+        let excess = self.runs.len().saturating_sub(MAX_RUNS);
+        for id in finished.into_iter().take(excess) {
+            self.runs.remove(&id);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +244,22 @@ mod tests {
         assert_eq!(m.history.len(), MAX_HISTORY);
         assert_eq!(m.history[0].to, "m5");
         assert_eq!(m.history[0].from.as_deref(), Some("m4"));
+    }
+
+    #[test]
+    fn old_finished_runs_are_pruned_and_running_ones_kept() {
+        let mut s = ServerState::default();
+        let run = |status: &str| Run {
+            status: status.into(),
+            ..Run::default()
+        };
+        s.runs.insert("00-run".into(), run("running"));
+        for i in 1..=(MAX_RUNS + 3) {
+            s.runs.insert(format!("{i:02}-done"), run("passed"));
+        }
+        s.prune_runs();
+        assert_eq!(s.runs.len(), MAX_RUNS);
+        assert!(s.runs.contains_key("00-run"));
+        assert!(!s.runs.contains_key("01-done"));
     }
 }
