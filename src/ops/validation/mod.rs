@@ -153,10 +153,12 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CheckResult {
     pub check: String,
-    /// The files it looked at (root-relative; empty when none exists).
+    /// The files it looked at (root-relative; absent when none exists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
     /// No fatal problem (warnings may remain).
     pub passed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
 }
 
