@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -73,6 +74,7 @@ impl Server {
                 attr.output_schema = Some(Arc::new(lean_output(out)));
             }
         }
+        app.init_metrics(router.map.keys());
         Server {
             app,
             tool_router: Arc::new(router),
@@ -141,10 +143,19 @@ impl ServerHandler for Server {
             return Err(ErrorData::invalid_params(self.unknown_tool(&name), None));
         }
         let peer = context.peer.clone();
+        let start = Instant::now();
         let response = self
             .tool_router
             .call(ToolCallContext::new(self, request, context))
             .await;
+        if let Some(m) = self.app.metrics() {
+            let failed = match &response {
+                Ok(CallToolResponse::Complete(r)) => r.is_error == Some(true),
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            m.record(&name, start.elapsed(), failed);
+        }
         if let Ok(CallToolResponse::Complete(result)) = &response
             && result.is_error == Some(true)
             && self.logs(LoggingLevel::Error)
