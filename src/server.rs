@@ -65,8 +65,10 @@ impl Clone for Server {
 
 impl Server {
     pub fn new(app: Arc<App>) -> Self {
-        let mut router =
-            Self::orchestrator_router() + Self::fs_files_router() + Self::fs_walk_router();
+        let mut router = Self::orchestrator_router()
+            + Self::fs_files_router()
+            + Self::fs_walk_router()
+            + Self::dev_status_router();
         for route in router.map.values_mut() {
             let attr = &mut route.attr;
             attr.input_schema = Arc::new(lean(&attr.input_schema));

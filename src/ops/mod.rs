@@ -19,6 +19,8 @@ pub mod memory;
 pub mod page;
 pub mod schedules;
 pub mod search;
+pub mod status;
+pub mod sync;
 pub mod timing;
 pub mod todo;
 

@@ -11,6 +11,7 @@
 //! * [`json::Json`] sends a result, reusing the encoding of a memoized one.
 
 pub mod args;
+pub mod dev;
 pub mod fs;
 pub mod json;
 pub mod orchestrator;

@@ -52,6 +52,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "search_in_files",
         r#"{"pattern": "State layer", "fixed_string": true, "context_lines": 1}"#,
     ),
+    ("get_system_status", r#"{}"#),
+    ("sync_environment", r#"{"scope": "files"}"#),
 ];
 
 /// A schema's type as the reference shows it.
