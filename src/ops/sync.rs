@@ -256,7 +256,7 @@ fn fix_files(project: &Project, now: Timestamp) -> Result<Vec<String>> {
     if occupied(&mem.path) {
         let rel = mem.path.rel().to_string();
         let written = mem.update(None, now, |m| {
-            if m.invalid_utf8.is_some() || !missing_sections(m).next().is_some() {
+            if m.invalid_utf8.is_some() || missing_sections(m).next().is_none() {
                 return Ok((false, Vec::new()));
             }
             let mut added = Vec::new();
