@@ -64,8 +64,10 @@ async fn status_on_the_messy_fixture_reports_every_state_file_and_a_verdict() {
         s["memory"]["headroom"],
         300 - s["memory"]["lines"].as_i64().unwrap()
     );
-    // t2 and t6 are open (neither is a todo task).
-    assert_eq!(s["timers"]["open"], 2, "{s}");
+    // t6 is open (a schedule task: never late); t2's short row is no start.
+    assert_eq!(s["timers"]["open"], 1, "{s}");
+    assert!(s["timers"].get("late").is_none(), "{s}");
+    assert_eq!(s["schedules"]["due_now"][0]["id"], "1754086716471", "{s}");
     assert!(s["rss"]["rss_kb"].as_u64().unwrap() > 0);
 
     // A todo timer long past its limit degrades the loop.
