@@ -30,7 +30,8 @@ EXPECTED_TOOLS = {
     "backup_file", "delegate_task", "error_recovery", "get_mode_capabilities",
     "get_persistent_memory", "get_schedule_status", "get_time_tracking", "get_todo_status",
     "list_project_structure", "manage_schedules", "read_project_file", "restore_file",
-    "run_validation", "search_in_files", "switch_mode", "track_task_time", "update_persistent_memory",
+    "get_system_status", "run_validation", "search_in_files", "switch_mode", "sync_environment",
+    "track_task_time", "update_persistent_memory",
     "write_project_file",
 }
 

@@ -10,13 +10,16 @@
 //!    before the process exits.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::state::Project;
 
 /// How long shutdown waits for tool calls and background tasks.
@@ -26,24 +29,35 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// before the process exits anyway.
 pub const RUNTIME_GRACE: Duration = Duration::from_millis(500);
 
-/// How clients reach this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// stdio, or the `call` command: the client is a local process that
-    /// started this one.
-    Local,
-    /// The HTTP daemon; `token`: a bearer token is required on the MCP
-    /// routes.
-    Http { token: bool },
-}
-
 /// The running application.
 pub struct App {
     project: Arc<Project>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     calls: TaskTracker,
+    /// Per-tool counters, made once the tool names are known.
+    metrics: OnceLock<Metrics>,
+    started: (Instant, Timestamp),
     transport: OnceLock<Transport>,
+}
+
+/// How many sessions an HTTP daemon has open now: (streamable HTTP, legacy
+/// SSE).
+pub type SessionCount = Box<dyn Fn() -> (usize, usize) + Send + Sync>;
+
+/// How clients reach this process.
+pub enum Transport {
+    /// One client on stdin/stdout.
+    Stdio,
+    /// The HTTP daemon (streamable HTTP and legacy SSE).
+    Http {
+        stateless: bool,
+        sessions: SessionCount,
+        /// A bearer token is required on the MCP routes.
+        token: bool,
+    },
+    /// `loop-orchestrator call`: one call in this process.
+    InProcess,
 }
 
 impl App {
@@ -54,18 +68,35 @@ impl App {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             calls: TaskTracker::new(),
+            metrics: OnceLock::new(),
+            started: (Instant::now(), Timestamp::now()),
             transport: OnceLock::new(),
         })
     }
 
-    /// Says how clients reach this process (once, before serving; local
-    /// when never said).
+    /// Makes the per-tool counters for `names` (the first call wins: every
+    /// server of a process has the same tools).
+    pub fn init_metrics<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) {
+        self.metrics.get_or_init(|| Metrics::new(names));
+    }
+
+    /// The per-tool counters (`None` before a server was made).
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.get()
+    }
+
+    /// When the process started (monotonic, and as a time of day).
+    pub fn started(&self) -> (Instant, Timestamp) {
+        self.started
+    }
+
+    /// Says how clients reach this process (once, when the transport starts).
     pub fn set_transport(&self, t: Transport) {
         let _ = self.transport.set(t);
     }
 
-    pub fn transport(&self) -> Transport {
-        self.transport.get().copied().unwrap_or(Transport::Local)
+    pub fn transport(&self) -> Option<&Transport> {
+        self.transport.get()
     }
 
     pub fn project(&self) -> &Arc<Project> {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{App, RUNTIME_GRACE, SHUTDOWN_GRACE};
+use crate::app::{App, RUNTIME_GRACE, SHUTDOWN_GRACE, Transport};
 use crate::config::Config;
 use crate::server::Server;
 use crate::state::FileHealth;
@@ -303,6 +303,7 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
         return fail(2, &server.unknown_tool(tool));
     }
     app.project().settle_logs();
+    app.set_transport(Transport::InProcess);
     let rt = match runtime(true) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
@@ -362,28 +363,26 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     };
     let root = config.root.display().to_string();
     let app = App::new(config);
-    if let Some(opts) = &http {
-        app.set_transport(crate::app::Transport::Http {
-            token: opts.token.is_some(),
-        });
-    }
     app.project().settle_logs();
     let server = Server::new(Arc::clone(&app));
     let result = rt.block_on(async {
         app.stop_on_signals();
         let stop = app.shutdown_token();
         let result = match http {
-            Some(opts) => http::serve(server, opts, stop, &root).await.map_err(|e| match e {
+            Some(opts) => http::serve(server, opts, stop, &root, &app).await.map_err(|e| match e {
                 http::HttpError::Usage(m) => (2, m),
                 http::HttpError::Runtime(m) => (1, m),
             }),
-            None => stdio::serve(server, stop).await.map_err(|e| match e {
+            None => {
+                app.set_transport(Transport::Stdio);
+                stdio::serve(server, stop).await.map_err(|e| match e {
                 stdio::StdioError::NoClient if auto => (
                     1,
                     "stdin ended before an MCP client said hello: --mode auto chose stdio because stdin is not a terminal (it is a pipe, a file or /dev/null). MCP clients (Cline, Zoo Code, Kilo Code, Claude Code) start this binary with a pipe and speak first; to run the HTTP daemon instead, pass --mode http".to_string(),
                 ),
                 e => (1, e.to_string()),
-            }),
+            })
+            }
         };
         // Calls in flight finish and every queued append is durable before
         // the process exits.

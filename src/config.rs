@@ -133,6 +133,27 @@ pub struct Config {
     /// `[validation.profiles.NAME]`, compiled at load (criteria parsed,
     /// regexes built).
     pub profiles: BTreeMap<String, Arc<Profile>>,
+    /// `[environment]`: what sync_environment checks.
+    pub environment: Environment,
+}
+
+/// `[environment]`: the tools whose versions sync_environment reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// `tools = { NAME = [argv...] }`, by name: each argv is run without a
+    /// shell, in the root, and its first line of output is the version.
+    pub tools: Vec<(String, Vec<String>)>,
+    /// How long one command may run before it is killed (`timeout_s`, 5).
+    pub timeout: Duration,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment {
+            tools: Vec::new(),
+            timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// A configuration error; `Display` names the file, line and column.
@@ -167,6 +188,7 @@ struct Raw {
     validation: RawValidation,
     locks: RawLocks,
     limits: RawLimits,
+    environment: RawEnvironment,
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +323,21 @@ impl Default for RawHttp {
 #[serde(deny_unknown_fields, default)]
 struct RawFs {
     deny: Vec<DenyGlob>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEnvironment {
+    tools: std::collections::BTreeMap<ToolName, Argv>,
+    timeout_s: Seconds,
+}
+impl Default for RawEnvironment {
+    fn default() -> Self {
+        RawEnvironment {
+            tools: Default::default(),
+            timeout_s: Seconds(Environment::default().timeout.as_secs_f64()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -561,6 +598,40 @@ validated!(NonEmpty, String, |v| if v.trim().is_empty() {
     Ok(())
 });
 
+/// The name of a tool in `[environment] tools`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ToolName(String);
+validated!(ToolName, String, |v| if !v.is_empty()
+    && v.len() <= 64
+    && v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+{
+    Ok(())
+} else {
+    Err(format!(
+        "a tool name must be 1 to 64 letters, digits, '-', '_' or '.', got {v:?}"
+    ))
+});
+
+/// A command as its argument vector (never a shell line).
+#[derive(Debug, Clone)]
+struct Argv(Vec<String>);
+validated!(Argv, Vec<String>, |v| {
+    if v.is_empty() || v.len() > 64 {
+        return Err(format!(
+            "must be a command as a list of 1 to 64 strings (program first, e.g. [\"cargo\", \"--version\"]), got {} items",
+            v.len()
+        ));
+    }
+    if v[0].trim().is_empty() {
+        return Err("the program (the first item) must not be empty".into());
+    }
+    if v.iter().any(|a| a.contains('\0') || a.len() > 4096) {
+        return Err("arguments must have no NUL bytes and at most 4096 bytes each".into());
+    }
+    Ok(())
+});
+
 #[derive(Debug, Clone)]
 struct TzName(String);
 validated!(TzName, String, |v| resolve_tz(v).map(|_| ()));
@@ -707,6 +778,15 @@ impl Config {
             answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
             fs_deny: raw.fs.deny.into_iter().map(|g| g.0).collect(),
             profiles,
+            environment: Environment {
+                tools: raw
+                    .environment
+                    .tools
+                    .into_iter()
+                    .map(|(name, argv)| (name.0, argv.0))
+                    .collect(),
+                timeout: Duration::from_secs_f64(raw.environment.timeout_s.0),
+            },
             root,
         }
     }
@@ -1070,6 +1150,69 @@ mod tests {
         assert_eq!(c.files.timing.rel(), "logs/t.tsv");
         assert_eq!(c.memory_line_limit, 120);
         assert_eq!(c.timezone.name, "UTC");
+    }
+
+    #[test]
+    fn environment_tools_are_argv_lists_checked_with_position() {
+        let c = load_text(
+            "[environment]\ntimeout_s = 2\ntools = { node = [\"node\", \"--version\"], cargo = [\"cargo\", \"--version\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.environment.tools,
+            vec![
+                (
+                    "cargo".to_string(),
+                    vec!["cargo".to_string(), "--version".to_string()]
+                ),
+                (
+                    "node".to_string(),
+                    vec!["node".to_string(), "--version".to_string()]
+                ),
+            ]
+        );
+        assert_eq!(c.environment.timeout, Duration::from_secs(2));
+        assert_eq!(
+            Config::load(tempfile::tempdir().unwrap().path(), None)
+                .unwrap()
+                .environment,
+            Environment::default()
+        );
+        for (text, at, says) in [
+            (
+                "[environment]\ntools = { cargo = \"cargo --version\" }\n",
+                "2:19",
+                "invalid type",
+            ),
+            (
+                "[environment]\ntools = { cargo = [] }\n",
+                "2:19",
+                "1 to 64 strings",
+            ),
+            (
+                "[environment]\ntools = { cargo = [\"\"] }\n",
+                "2:19",
+                "must not be empty",
+            ),
+            (
+                "[environment]\ntools = { \"a b\" = [\"x\"] }\n",
+                "2:11",
+                "tool name",
+            ),
+            ("[environment]\ntimeout_s = 0\n", "2:13", "above 0"),
+            (
+                "[environment]\nshell = true\n",
+                "2:1",
+                "unknown field `shell`",
+            ),
+        ] {
+            let e = load_text(text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(".roo/orchestrator.toml:{at}:")),
+                "{text}: {e}"
+            );
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

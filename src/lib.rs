@@ -32,6 +32,7 @@ mod app;
 mod cli;
 pub mod config;
 mod error;
+pub mod metrics;
 pub mod ops;
 mod server;
 mod state;

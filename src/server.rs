@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -69,7 +70,8 @@ impl Server {
             + Self::fs_walk_router()
             + Self::dev_modes_router()
             + Self::dev_recovery_router()
-            + Self::dev_validation_router();
+            + Self::dev_validation_router()
+            + Self::dev_status_router();
         for route in router.map.values_mut() {
             let attr = &mut route.attr;
             attr.input_schema = Arc::new(lean(&attr.input_schema));
@@ -77,6 +79,7 @@ impl Server {
                 attr.output_schema = Some(Arc::new(lean_output(out)));
             }
         }
+        app.init_metrics(router.map.keys());
         Server {
             app,
             tool_router: Arc::new(router),
@@ -145,10 +148,19 @@ impl ServerHandler for Server {
             return Err(ErrorData::invalid_params(self.unknown_tool(&name), None));
         }
         let peer = context.peer.clone();
+        let start = Instant::now();
         let response = self
             .tool_router
             .call(ToolCallContext::new(self, request, context))
             .await;
+        if let Some(m) = self.app.metrics() {
+            let failed = match &response {
+                Ok(CallToolResponse::Complete(r)) => r.is_error == Some(true),
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            m.record(&name, start.elapsed(), failed);
+        }
         if let Ok(CallToolResponse::Complete(result)) = &response
             && result.is_error == Some(true)
             && self.logs(LoggingLevel::Error)

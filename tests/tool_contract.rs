@@ -200,6 +200,9 @@ async fn default_results_match_their_output_schemas_and_carry_no_nulls() {
             "search_in_files",
             json!({"pattern": "e", "context_lines": 1, "include_hidden": true, "max_matches": 5}),
         ),
+        ("get_system_status", json!({"include_issues": true})),
+        ("sync_environment", json!({})),
+        ("sync_environment", json!({"fix": true})),
     ];
     fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
         match v {

@@ -21,6 +21,8 @@ pub mod page;
 pub mod recovery;
 pub mod schedules;
 pub mod search;
+pub mod status;
+pub mod sync;
 pub mod timing;
 pub mod todo;
 pub mod validation;

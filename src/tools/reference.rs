@@ -65,6 +65,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "run_validation",
         r#"{"checks": ["schedules", "memory", "todo", "modes"]}"#,
     ),
+    ("get_system_status", r#"{}"#),
+    ("sync_environment", r#"{"scope": "files"}"#),
 ];
 
 /// A schema's type as the reference shows it.

@@ -313,7 +313,7 @@ impl Memory {
 
     /// Makes sure section `key` exists, inserting its heading where it
     /// belongs. Returns true when it was added.
-    fn ensure_section(&mut self, key: &str) -> bool {
+    pub(crate) fn ensure_section(&mut self, key: &str) -> bool {
         if self.section(key).is_some() {
             return false;
         }

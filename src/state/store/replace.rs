@@ -105,6 +105,18 @@ pub enum Target {
 /// killed writer left behind are removed first (only a lock holder creates
 /// them).
 pub fn replace(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
+    write_whole(path, bytes, Target::Replace)
+}
+
+/// Creates `path` holding `bytes`, atomically and durably (its directory
+/// is created when missing), but only when nothing is at `path`, not even a
+/// symlink: then it is an error (`cannot create …: entity already exists`).
+/// The caller holds the file's lock.
+pub fn create_new(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
+    write_whole(path, bytes, Target::CreateNew)
+}
+
+fn write_whole(path: &ProjectPath, bytes: &[u8], how: Target) -> Result<()> {
     may_block()?;
     let (target, rel) = (path.abs(), path.rel());
     let dir = match target.parent() {
@@ -116,7 +128,7 @@ pub fn replace(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
     };
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory for", rel, e))?;
     let dir = File::open(dir).map_err(|e| Error::io("cannot open directory of", rel, e))?;
-    replace_at(dir.as_fd(), name, rel, bytes, Target::Replace)
+    replace_at(dir.as_fd(), name, rel, bytes, how)
 }
 
 /// The one atomic write: `bytes` become the file `name` in the directory
@@ -224,6 +236,23 @@ mod tests {
         let e = replace(&p, b"theirs").unwrap_err();
         assert!(matches!(e, Error::ReadOnly { .. }), "{e:?}");
         assert_eq!(fs::read(p.abs()).unwrap(), b"mine");
+    }
+
+    #[test]
+    fn create_new_never_replaces_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ProjectPath::resolve(dir.path(), "sub/f.md");
+        create_new(&p, b"one").unwrap();
+        assert_eq!(fs::read(p.abs()).unwrap(), b"one");
+        assert!(create_new(&p, b"two").is_err());
+        assert_eq!(fs::read(p.abs()).unwrap(), b"one");
+        let link = ProjectPath::resolve(dir.path(), "link.md");
+        std::os::unix::fs::symlink("nowhere", link.abs()).unwrap();
+        assert!(
+            create_new(&link, b"x").is_err(),
+            "a dangling link is something"
+        );
+        assert!(fs::symlink_metadata(dir.path().join("nowhere")).is_err());
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn request(a: ValidationArgs, app: &App) -> Result<Request, Error> {
             )
         }));
     };
-    if let Transport::Http { token: false } = app.transport() {
+    if let Some(Transport::Http { token: false, .. }) = app.transport() {
         return Err(Error::Refused(
             "profiles run over HTTP only when the daemon requires a bearer token (--token or LOOP_ORCHESTRATOR_TOKEN); built-in checks and run_id polls are allowed without one, and stdio clients may always run profiles".into(),
         ));

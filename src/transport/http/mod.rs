@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 pub use security::{Policy, is_loopback};
 
-use crate::app::SHUTDOWN_GRACE;
+use crate::app::{App, SHUTDOWN_GRACE, SessionCount, Transport};
 use crate::config::HttpLimits;
 
 /// Request bodies are capped at 4 MiB (413 beyond).
@@ -102,8 +102,14 @@ pub fn check(opts: &Options) -> Result<Policy, HttpError> {
     .map_err(|e| HttpError::Usage(e.to_string()))
 }
 
-/// The router with every route and layer.
-fn router<S>(service: S, opts: &Options, policy: Arc<Policy>, ct: &CancellationToken) -> Router
+/// The router with every route and layer, and how to count its open
+/// sessions.
+fn router<S>(
+    service: S,
+    opts: &Options,
+    policy: Arc<Policy>,
+    ct: &CancellationToken,
+) -> (Router, SessionCount)
 where
     S: ServerHandler + Clone + Send + Sync + 'static,
 {
@@ -136,6 +142,10 @@ where
         stateless: opts.stateless,
     };
     let sessions = Arc::clone(&state.sessions);
+    let count: SessionCount = {
+        let (http, sse) = (Arc::clone(&http_sessions), Arc::clone(&sessions));
+        Box::new(move || (http.count(), sse.count()))
+    };
     use axum::middleware::from_fn_with_state as layer;
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
@@ -152,20 +162,22 @@ where
         .layer(layer(Arc::clone(&policy), security::admission))
         .layer(layer(opts.limits.body_timeout, body::read_body))
         .layer(layer(Arc::clone(&policy), security::bearer));
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz::<S>))
         .with_state(state)
         .merge(mcp_routes)
-        .layer(layer(policy, security::host_origin))
+        .layer(layer(policy, security::host_origin));
+    (router, count)
 }
 
 /// Binds, prints `listening on http://HOST:PORT (…)` on stderr, and serves
-/// until `stop` is cancelled.
+/// until `stop` is cancelled; tells `app` how to count the open sessions.
 pub async fn serve<S>(
     service: S,
     opts: Options,
     stop: CancellationToken,
     root: &str,
+    app: &App,
 ) -> Result<(), HttpError>
 where
     S: ServerHandler + Clone + Send + Sync + 'static,
@@ -200,7 +212,12 @@ where
     // requests in flight are answered.
     let stopping = CancellationToken::new();
     let ct = CancellationToken::new();
-    let app = router(service, &opts, Arc::clone(&policy), &ct);
+    let (routes, sessions) = router(service, &opts, Arc::clone(&policy), &ct);
+    app.set_transport(Transport::Http {
+        stateless: opts.stateless,
+        sessions,
+        token: policy.has_token(),
+    });
     let drain = {
         let (stopping, ct) = (stopping.clone(), ct.clone());
         tokio::spawn(async move {
@@ -216,7 +233,7 @@ where
         })
     };
     let accept_until = stopping.clone();
-    let server = serve_connections(listener, app, opts.limits.header_timeout, accept_until);
+    let server = serve_connections(listener, routes, opts.limits.header_timeout, accept_until);
     tokio::select! {
         () = server => {}
         () = async { ct.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
