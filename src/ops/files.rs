@@ -378,7 +378,7 @@ pub fn write(project: &Project, w: Write, now: Timestamp) -> Result<WriteOut> {
             "{rel} is a symlink: an append or an edit would have to follow it; write the file it points to (its real path) instead, or overwrite to replace the link with a file"
         )));
     }
-    if c.kind == Kind::Missing && !w.create_dirs && sb.missing(&c) > 1 {
+    if c.kind == Kind::Missing && !w.create_dirs && c.missing() > 1 {
         return Err(Error::NotFound(format!(
             "the directory of {rel} does not exist; pass create_dirs: true to create it"
         )));

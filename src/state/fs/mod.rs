@@ -87,6 +87,11 @@ impl Checked {
         join_parts(&self.real)
     }
 
+    /// How many trailing components do not exist yet.
+    pub fn missing(&self) -> usize {
+        self.missing
+    }
+
     /// The real location, root-relative (`.` for the root).
     pub fn real_rel(&self) -> String {
         rel_of(&self.real)
@@ -560,11 +565,6 @@ impl Sandbox {
             rustix::io::Errno::NOTDIR => Error::Refused(format!("{name} is not a directory")),
             e => Error::io("cannot open", name, e.into()),
         }
-    }
-
-    /// How many trailing components of `c` do not exist yet.
-    pub fn missing(&self, c: &Checked) -> usize {
-        c.missing
     }
 }
 

@@ -331,7 +331,7 @@ fn missing_paths_resolve_through_their_nearest_existing_ancestor() {
     let sb = f.sandbox();
     let c = sb.check("d/new/deeper/f.txt", Access::Write).unwrap();
     assert_eq!(c.path.rel(), "docs/new/deeper/f.txt");
-    assert_eq!((c.kind, sb.missing(&c)), (Kind::Missing, 3));
+    assert_eq!((c.kind, c.missing()), (Kind::Missing, 3));
     let e = refused(&sb, "docs/a.md/inside");
     assert!(e.contains("docs/a.md is not a directory"), "{e}");
 }
