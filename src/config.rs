@@ -8,7 +8,6 @@
 //! Kilo Code (`.kilocodemodes`); see [`Files`].
 
 use std::collections::BTreeMap;
-use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +134,63 @@ pub struct Config {
     pub profiles: BTreeMap<String, Arc<Profile>>,
     /// `[environment]`: what sync_environment checks.
     pub environment: Environment,
+    /// `[scheduler]`: the daemon that fires schedules.
+    pub scheduler: SchedulerSettings,
+}
+
+/// Which next-run rules apply (`[scheduler] rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rules {
+    /// `fixed` while a loop-orchestrator scheduler holds the executor
+    /// lease of the root, `roo` otherwise.
+    Auto,
+    /// Roo Scheduler's own computation, quirks included.
+    Roo,
+    /// The same semantics without Roo's quirks.
+    Fixed,
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerSettings {
+    /// `enabled` (or `--scheduler`): this process fires due schedules when
+    /// it holds the executor lease.
+    pub enabled: bool,
+    pub rules: Rules,
+    /// Deactivate a schedule whose runs escalated (`pause_after_escalation`,
+    /// true).
+    pub pause_after_escalation: bool,
+    /// `[scheduler.agent]`; `None`: fired delegations wait for an agent.
+    pub agent: Option<Agent>,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            enabled: false,
+            rules: Rules::Auto,
+            pause_after_escalation: true,
+            agent: None,
+        }
+    }
+}
+
+/// `[scheduler.agent]`: the headless agent CLI a fired schedule runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    /// argv with `{message}`, `{mode}`, `{schedule_id}` and
+    /// `{delegation_id}` placeholders, each replaced inside its element.
+    pub command: Vec<String>,
+    /// A run is stopped after this (`timeout_s`, an hour).
+    pub timeout: Duration,
+    /// Added to the server's environment.
+    pub env: BTreeMap<String, String>,
+    /// Each run's log (`.roo/runs/<delegation_id>.log`) keeps at most this
+    /// many bytes of output (`log_bytes`, 1 MiB).
+    pub log_bytes: u64,
+    /// The newest logs kept (`keep_logs`, 50).
+    pub keep_logs: usize,
 }
 
 /// `[environment]`: the tools whose versions sync_environment reports.
@@ -281,16 +337,37 @@ impl Default for RawFailures {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawScheduler {
-    enabled: Option<NotYet<SchedulerEnabled>>,
+    enabled: bool,
     timezone: TzName,
+    rules: Rules,
+    pause_after_escalation: bool,
+    agent: Option<RawAgent>,
 }
 impl Default for RawScheduler {
     fn default() -> Self {
         RawScheduler {
-            enabled: None,
+            enabled: false,
             timezone: TzName("local".into()),
+            rules: Rules::Auto,
+            pause_after_escalation: true,
+            agent: None,
         }
     }
+}
+
+/// `[scheduler.agent]`: the headless agent a fired schedule is handed to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    command: AgentArgv,
+    #[serde(default)]
+    timeout_s: Option<ProfileTimeout>,
+    #[serde(default)]
+    env: BTreeMap<EnvName, NoNul>,
+    #[serde(default)]
+    log_bytes: Option<PositiveInt>,
+    #[serde(default)]
+    keep_logs: Option<PositiveInt>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,47 +438,6 @@ struct RawProfile {
     #[serde(default)]
     counts: BTreeMap<CountName, Spanned<toml::Value>>,
 }
-
-// ---- keys of features this version does not have ----------------------------
-
-/// A configuration key that is known but not supported yet.
-trait Planned {
-    const KEY: &'static str;
-    const WHY: &'static str;
-}
-
-/// Refuses its key with a message saying it is not supported yet (the error
-/// carries the key's position like any other bad value).
-#[derive(Debug)]
-struct NotYet<P>(PhantomData<P>);
-
-impl<'de, P: Planned> Deserialize<'de> for NotYet<P> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d)?;
-        Err(serde::de::Error::custom(format!(
-            "`{}` is not supported yet: {}; remove it",
-            P::KEY,
-            P::WHY
-        )))
-    }
-}
-
-macro_rules! planned {
-    ($name:ident, $key:literal, $why:literal) => {
-        #[derive(Debug)]
-        struct $name;
-        impl Planned for $name {
-            const KEY: &'static str = $key;
-            const WHY: &'static str = $why;
-        }
-    };
-}
-
-planned!(
-    SchedulerEnabled,
-    "scheduler.enabled",
-    "this version does not fire schedules itself (Roo or Zoo Scheduler does)"
-);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -616,7 +652,9 @@ validated!(ToolName, String, |v| if !v.is_empty()
 /// A command as its argument vector (never a shell line).
 #[derive(Debug, Clone)]
 struct Argv(Vec<String>);
-validated!(Argv, Vec<String>, |v| {
+validated!(Argv, Vec<String>, |v| check_argv(v));
+
+fn check_argv(v: &[String]) -> Result<(), String> {
     if v.is_empty() || v.len() > 64 {
         return Err(format!(
             "must be a command as a list of 1 to 64 strings (program first, e.g. [\"cargo\", \"--version\"]), got {} items",
@@ -630,7 +668,33 @@ validated!(Argv, Vec<String>, |v| {
         return Err("arguments must have no NUL bytes and at most 4096 bytes each".into());
     }
     Ok(())
+}
+
+/// The agent's command: an [`Argv`] whose `{...}` placeholders are known.
+#[derive(Debug, Clone)]
+struct AgentArgv(Vec<String>);
+validated!(AgentArgv, Vec<String>, |v| {
+    check_argv(v)?;
+    for arg in v {
+        let mut rest = arg.as_str();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else { break };
+            let name = &after[..close];
+            if !AGENT_PLACEHOLDERS.contains(&name) && !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(format!(
+                    "unknown placeholder {{{name}}} in {arg:?}; known: {}",
+                    AGENT_PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+    }
+    Ok(())
 });
+
+/// The placeholders of `[scheduler.agent] command`.
+pub const AGENT_PLACEHOLDERS: [&str; 4] = ["message", "mode", "schedule_id", "delegation_id"];
 
 #[derive(Debug, Clone)]
 struct TzName(String);
@@ -786,6 +850,18 @@ impl Config {
                     .map(|(name, argv)| (name.0, argv.0))
                     .collect(),
                 timeout: Duration::from_secs_f64(raw.environment.timeout_s.0),
+            },
+            scheduler: SchedulerSettings {
+                enabled: raw.scheduler.enabled,
+                rules: raw.scheduler.rules,
+                pause_after_escalation: raw.scheduler.pause_after_escalation,
+                agent: raw.scheduler.agent.map(|a| Agent {
+                    command: a.command.0,
+                    timeout: Duration::from_secs_f64(a.timeout_s.map_or(3600.0, |t| t.0)),
+                    env: a.env.into_iter().map(|(k, v)| (k.0, v.0)).collect(),
+                    log_bytes: a.log_bytes.map_or(1024 * 1024, |b| b.0),
+                    keep_logs: a.keep_logs.map_or(50, |k| usize::try_from(k.0).unwrap_or(usize::MAX)),
+                }),
             },
             root,
         }
@@ -1014,15 +1090,33 @@ mod tests {
     }
 
     #[test]
-    fn keys_of_features_not_built_yet_are_refused_with_position() {
-        let e = load_text("[scheduler]\nenabled = true\n")
+    fn scheduler_section_reads_rules_and_agent_with_defaults() {
+        let c = load_text("[scheduler]\nenabled = true\nrules = \"fixed\"\n[scheduler.agent]\ncommand = [\"claude\", \"-p\", \"{message}\"]\nenv = { A = \"1\" }\n").unwrap();
+        assert!(c.scheduler.enabled);
+        assert_eq!(c.scheduler.rules, Rules::Fixed);
+        assert!(c.scheduler.pause_after_escalation);
+        let a = c.scheduler.agent.unwrap();
+        assert_eq!(a.command, ["claude", "-p", "{message}"]);
+        assert_eq!(a.timeout, Duration::from_secs(3600));
+        assert_eq!(a.env.get("A").map(String::as_str), Some("1"));
+        assert_eq!((a.log_bytes, a.keep_logs), (1024 * 1024, 50));
+        let d = load_text("").unwrap();
+        assert_eq!(d.scheduler, SchedulerSettings::default());
+    }
+
+    #[test]
+    fn scheduler_refuses_unknown_rules_and_placeholders_with_position() {
+        let e = load_text("[scheduler]\nrules = \"cron\"\n").unwrap_err().to_string();
+        assert!(e.starts_with(".roo/orchestrator.toml:2:"), "{e}");
+        assert!(e.contains("auto") && e.contains("fixed"), "{e}");
+        let e = load_text("[scheduler.agent]\ncommand = [\"x\", \"{mesage}\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("`scheduler.enabled` is not supported yet"),
-            "{e}"
-        );
-        assert!(e.starts_with(".roo/orchestrator.toml:2:11:"), "{e}");
+        assert!(e.contains("unknown placeholder {mesage}"), "{e}");
+        assert!(e.contains("{message}"), "{e}");
+        assert!(load_text("[scheduler.agent]\ncommand = []\n").is_err());
+        // Braces that are not a placeholder name are plain text (JSON, say).
+        assert!(load_text("[scheduler.agent]\ncommand = [\"x\", \"{\\\"a\\\": 1}\"]\n").is_ok());
     }
 
     #[test]

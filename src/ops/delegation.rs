@@ -19,6 +19,8 @@ use crate::state::store::append::AppendLog;
 pub enum Outcome {
     Completed,
     Cancelled,
+    /// Only the scheduler fails a delegation: its agent failed.
+    Failed,
 }
 
 /// One delegate_task operation, with exactly the inputs it uses.
@@ -60,6 +62,10 @@ impl Delegate {
                 outcome: Outcome::Completed,
                 ..
             } => "complete",
+            Delegate::Finish {
+                outcome: Outcome::Failed,
+                ..
+            } => "fail",
             Delegate::Finish { .. } => "cancel",
         }
     }
@@ -283,6 +289,7 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
             let kind = match outcome {
                 Outcome::Completed => EventKind::Completed,
                 Outcome::Cancelled => EventKind::Cancelled,
+                Outcome::Failed => EventKind::Failed,
             };
             let at = iso(now);
             let delegation = log.submit(move |idx| {

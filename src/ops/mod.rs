@@ -19,6 +19,7 @@ pub mod memory;
 pub mod modes;
 pub mod page;
 pub mod recovery;
+pub mod scheduler;
 pub mod schedules;
 pub mod search;
 pub mod status;

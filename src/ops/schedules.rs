@@ -12,7 +12,9 @@ use super::heavy;
 use super::page::{More, Page};
 use crate::error::{Error, Result};
 use crate::state::Project;
+use crate::state::formats::next_run::Rules;
 use crate::state::formats::schedules::{self, Change, ScheduleStatus, Schedules};
+use crate::state::formats::server_state::ServerState;
 use crate::state::formats::time::iso;
 use crate::state::store::cache::Same;
 use crate::state::store::file::Loaded;
@@ -28,6 +30,8 @@ pub struct StatusQuery {
     pub include_instructions: bool,
     /// Which of the listed schedules to give.
     pub page: Page,
+    /// Answer as of this instant instead of now (what runs while away).
+    pub at: Option<Timestamp>,
 }
 
 /// The soonest upcoming run.
@@ -67,6 +71,13 @@ pub struct StatusOut {
     pub now: String,
     /// Time zone of start/expiration times ("local" or an IANA name).
     pub timezone: String,
+    /// The next-run rules applied (`roo`: as Roo Scheduler computes;
+    /// `fixed`: without its quirks, while this server's scheduler runs).
+    pub rules: Rules,
+    /// The loop-orchestrator scheduler that fires the schedules, if one
+    /// runs for this root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorInfo>,
     pub schedules: Vec<ScheduleStatus>,
     /// Where the listed schedules stand among all that match.
     #[serde(flatten)]
@@ -77,30 +88,72 @@ pub struct StatusOut {
     pub problems: Vec<String>,
 }
 
-/// The status of every schedule at `now`, to the second: the answer for a
-/// query is computed once per second while the file does not change.
+/// Who fires the schedules.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecutorInfo {
+    pub pid: u32,
+    pub host: String,
+    /// Since when it holds the executor lease (ISO-8601 UTC).
+    pub since: String,
+    /// This process is the executor.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub this_process: bool,
+}
+
+/// The executor of the root now, if one runs.
+pub fn executor(project: &Project, now: Timestamp) -> Option<ExecutorInfo> {
+    let lease = super::scheduler::holder(project, now).ok()??;
+    Some(ExecutorInfo {
+        this_process: lease.holder == super::scheduler::me().holder,
+        pid: lease.pid,
+        host: lease.host,
+        since: lease.since,
+    })
+}
+
+/// Runs shown per schedule.
+const RUNS_SHOWN: usize = 5;
+
+/// The status of every schedule at `now` (or `q.at`), to the second: the
+/// answer for a query is computed once per second while the schedules and
+/// the server state do not change.
 pub fn status(project: &Project, q: &StatusQuery, now: Timestamp) -> Result<Arc<StatusOut>> {
     let loaded = project.schedules.read()?;
+    let state = project.server_state.read()?;
     let second = now.as_second();
-    let key = (Same(Arc::clone(&loaded)), q.clone(), second);
+    let key = (
+        Same(Arc::clone(&loaded)),
+        Same(Arc::clone(&state)),
+        q.clone(),
+        second,
+    );
     project.memos.get_or_compute(key, || {
         heavy(loaded.size)?;
         let now = Timestamp::from_second(second).unwrap_or(now);
-        compute_status(project, &loaded, q, now)
+        compute_status(project, &loaded, &state.value, q, now)
     })
 }
 
 fn compute_status(
     project: &Project,
     loaded: &Loaded<Schedules>,
+    state: &ServerState,
     q: &StatusQuery,
     now: Timestamp,
 ) -> Result<StatusOut> {
     let tz = &project.config.timezone.tz;
+    let rules = super::scheduler::applicable_rules(project, now);
+    let at = q.at.unwrap_or(now);
     let all: Vec<ScheduleStatus> = loaded
         .value
         .items()
-        .map(|o| schedules::status(o, now, tz))
+        .map(|o| {
+            let mut st = schedules::status(o, at, tz, rules);
+            if let Some(runs) = state.scheduler.runs.get(&st.id) {
+                st.runs = runs.iter().rev().take(RUNS_SHOWN).cloned().collect();
+            }
+            st
+        })
         .collect();
     if let Some(id) = &q.schedule_id
         && !all.iter().any(|s| &s.id == id)
@@ -141,8 +194,10 @@ fn compute_status(
         file: project.schedules.path.rel().to_string(),
         exists: loaded.exists,
         version: loaded.version.clone(),
-        now: iso(now),
+        now: iso(at),
         timezone: project.config.timezone.name.clone(),
+        rules,
+        executor: executor(project, now),
         schedules,
         more,
         summary,
@@ -266,6 +321,7 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
     let action = change.name().to_string();
     let modes = project.modes()?;
     let tz = project.config.timezone.tz.clone();
+    let rules = super::scheduler::applicable_rules(project, now);
     let mut warnings = Vec::new();
     // Validate the caller's fields before taking the lock.
     let change = match change {
@@ -290,16 +346,16 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
                 let mut deleted = None;
                 let id = match change {
                     ScheduleChange::Create { schedule } => {
-                        schedules::create(s, schedule, &modes, now, &tz, &mut warnings)?
+                        schedules::create(s, schedule, &modes, now, &tz, rules, &mut warnings)?
                     }
                     ScheduleChange::Update { id, fields } => {
                         let c = Change::Update(fields);
-                        schedules::change(s, &id, c, &modes, now, &tz, &mut warnings)?;
+                        schedules::change(s, &id, c, &modes, now, &tz, rules, &mut warnings)?;
                         id
                     }
                     ScheduleChange::SetActive { id, active } => {
                         let c = Change::SetActive(active);
-                        schedules::change(s, &id, c, &modes, now, &tz, &mut warnings)?;
+                        schedules::change(s, &id, c, &modes, now, &tz, rules, &mut warnings)?;
                         id
                     }
                     ScheduleChange::Delete { id } => {
@@ -308,7 +364,7 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
                     }
                 };
                 let stored = s.find(&id).map(|o| Value::Object(o.clone()));
-                let status = s.find(&id).map(|o| schedules::status(o, now, &tz));
+                let status = s.find(&id).map(|o| schedules::status(o, now, &tz, rules));
                 Ok((true, (stored, status, deleted, warnings)))
             })?;
     let (schedule, status, deleted, warnings) = written.value;

@@ -388,6 +388,7 @@ fn log_head_health(
 mod tests {
     use super::*;
     use jiff::Timestamp;
+    use formats::next_run::Rules;
 
     /// Random inputs built from the formats' own tokens (and raw bytes):
     /// every parser must return, never panic.
@@ -443,7 +444,9 @@ mod tests {
             let _ = schedules::parse(Some(&input), "s.json").map(|s| {
                 for o in s.items() {
                     for now in [Timestamp::UNIX_EPOCH, Timestamp::MAX, Timestamp::MIN] {
-                        let _ = schedules::status(o, now, &jiff::tz::TimeZone::UTC);
+                        for rules in [Rules::Roo, Rules::Fixed] {
+                            let _ = schedules::status(o, now, &jiff::tz::TimeZone::UTC, rules);
+                        }
                     }
                 }
             });

@@ -94,12 +94,18 @@ pub fn process_start(pid: u32) -> Option<u64> {
 
 /// Whether the process that owns a run is still that process.
 fn owner_alive(run: &Run) -> bool {
-    let Some(pid) = rustix::process::Pid::from_raw(run.owner_pid as i32) else {
+    process_alive(run.owner_pid, run.owner_start)
+}
+
+/// Whether process `pid` runs and, when its start time is known, is still
+/// the process that started then (not a reused pid).
+pub fn process_alive(pid: u32, start: Option<u64>) -> bool {
+    let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return false;
     };
-    match rustix::process::test_kill_process(pid) {
+    match rustix::process::test_kill_process(p) {
         Err(e) if e == rustix::io::Errno::SRCH => false,
-        _ => match (run.owner_start, process_start(run.owner_pid)) {
+        _ => match (start, process_start(pid)) {
             (Some(want), Some(now)) => want == now,
             _ => true,
         },

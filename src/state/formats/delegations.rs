@@ -17,6 +17,8 @@ pub enum EventKind {
     Started,
     Completed,
     Cancelled,
+    /// The agent the scheduler handed it to failed (or timed out).
+    Failed,
 }
 
 impl EventKind {
@@ -27,6 +29,7 @@ impl EventKind {
             EventKind::Started => "started",
             EventKind::Completed => "completed",
             EventKind::Cancelled => "cancelled",
+            EventKind::Failed => "failed",
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::modes::ModeSet;
-use super::next_run::{self, Timing, Unit};
+use super::next_run::{self, Rules, Timing, Unit};
 use super::time::{iso, parse_time};
 use crate::error::{Error, Result, shown, shown_json};
 
@@ -188,6 +188,11 @@ impl Schedules {
             .and_then(Value::as_array)?
             .iter()
             .position(|v| v.as_object().and_then(|o| text(o, "id")).as_deref() == Some(id))
+    }
+
+    pub fn find_mut(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
+        let pos = self.position(id)?;
+        self.list_mut().get_mut(pos)?.as_object_mut()
     }
 
     pub fn find(&self, id: &str) -> Option<&Map<String, Value>> {
@@ -442,9 +447,13 @@ pub struct ScheduleStatus {
     /// computed one (Roo Scheduler has not caught up, or computes another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_execution_stored: Option<String>,
-    /// The next execution computed now (docs/scheduling.md).
+    /// The next execution computed now with the rules that apply
+    /// (docs/scheduling.md); the time itself when a missed run is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_execution_computed: Option<String>,
+    /// What the other rule set computes, when it differs, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_rules: Option<OtherRules>,
     /// Active, a time schedule, not expired, and its stored next execution
     /// has passed.
     pub due: bool,
@@ -463,6 +472,89 @@ pub struct ScheduleStatus {
     /// Fields that could not be read, and what would stop Roo Scheduler.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The scheduler's last runs of it, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<super::server_state::ScheduleRun>,
+}
+
+/// The other rule set's next run, when it differs from the one that applies.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct OtherRules {
+    pub rules: Rules,
+    /// Its next execution (ISO-8601 UTC); absent: it computes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_execution: Option<String>,
+    /// Why the two differ.
+    pub reason: String,
+}
+
+/// A schedule's next run under one rule set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Next {
+    pub at: Option<Timestamp>,
+    /// The next run is past the expiration (or, with none, now is).
+    pub expired: bool,
+    /// Why the rules compute nothing or something odd, or what shaped the
+    /// result (Roo's quirks, a missed run).
+    pub notes: Vec<String>,
+    /// Roo Scheduler never runs this schedule, and why.
+    pub never: Option<String>,
+}
+
+/// The next run of `obj` at `now` under `rules`.
+pub fn next_run(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone, rules: Rules) -> Next {
+    match rules {
+        Rules::Fixed => {
+            let (timing, _) = timing_of(obj);
+            let at = next_run::fixed_next(&timing, now, tz);
+            let expired = match (next_run::expiration(&timing, tz), at) {
+                (Some(exp), Some(next)) => next > exp,
+                (Some(exp), None) => now > exp,
+                _ => false,
+            };
+            let mut notes = Vec::new();
+            if at == Some(now) && timing.last_execution.max(timing.last_skipped).is_some() {
+                notes.push("a run was missed since the last one (downtime, sleep): it is due now, once; Roo Scheduler skips missed runs".to_string());
+            }
+            Next {
+                at,
+                expired,
+                notes,
+                never: None,
+            }
+        }
+        Rules::Roo => {
+            let o = next_run::roo::roo_next(obj, now.as_millisecond(), tz);
+            let at = match o.next {
+                next_run::roo::RooNext::At(ms) => Timestamp::from_millisecond(ms).ok(),
+                _ => None,
+            };
+            let mut notes: Vec<String> = o.quirks.iter().map(|q| q.reason().to_string()).collect();
+            if o.timer_setup_throws {
+                notes.push("Roo Scheduler computes an invalid date for it: its timer set-up throws, and no later schedule in the file gets a timer".into());
+            }
+            Next {
+                at,
+                expired: o.expires,
+                notes,
+                never: o.never_runs.map(|r| r.to_string()),
+            }
+        }
+    }
+}
+
+/// Whether `obj`'s expiration has passed at `now` (both rule sets read the
+/// expiration the same way when it is well formed).
+pub fn expiration_passed(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> bool {
+    let (timing, _) = timing_of(obj);
+    next_run::expiration(&timing, tz).is_some_and(|exp| now > exp)
+}
+
+/// Whether a next run at `at` (or, with none, `now`) is past `obj`'s
+/// expiration.
+pub fn expired_at(obj: &Map<String, Value>, at: Option<Timestamp>, now: Timestamp, tz: &TimeZone) -> bool {
+    let (timing, _) = timing_of(obj);
+    next_run::expiration(&timing, tz).is_some_and(|exp| at.unwrap_or(now) > exp)
 }
 
 impl ScheduleStatus {
@@ -472,20 +564,36 @@ impl ScheduleStatus {
     }
 }
 
-/// Computes the status of one schedule at `now`.
-pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> ScheduleStatus {
+/// Computes the status of one schedule at `now`, its next run under
+/// `rules` (and the other rule set's, when it differs).
+pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone, rules: Rules) -> ScheduleStatus {
     let (timing, mut problems) = timing_of(obj);
     problems.extend(roo_problems(obj));
     let s = |k: &str| text(obj, k).map(Cow::into_owned);
     let active = is_active(obj);
     let schedule_type = s("scheduleType").filter(|t| t != "time");
-    let computed = next_run::next_execution(&timing, now, tz);
+    let next = next_run(obj, now, tz, rules);
+    let other = next_run(obj, now, tz, rules.other());
+    let computed = next.at;
     let expiration = next_run::expiration(&timing, tz);
-    let expired = match (expiration, computed) {
-        (Some(exp), Some(next)) => next > exp,
-        (Some(exp), None) => now > exp,
-        _ => false,
-    };
+    let expired = next.expired;
+    let roo = if rules == Rules::Roo { &next } else { &other };
+    if let Some(never) = &roo.never {
+        problems.push(format!("Roo Scheduler never runs it: {never}"));
+    }
+    let other_rules = (other.at != next.at).then(|| {
+        let mut why: Vec<&str> = next.notes.iter().chain(&other.notes).map(String::as_str).collect();
+        why.dedup();
+        OtherRules {
+            rules: rules.other(),
+            next_execution: other.at.map(iso),
+            reason: if why.is_empty() {
+                "Roo Scheduler's millisecond arithmetic and local-time setters land elsewhere".into()
+            } else {
+                why.join("; ")
+            },
+        }
+    });
     let stored = s("nextExecutionTime");
     let stored_ts = stored
         .as_deref()
@@ -494,7 +602,8 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
     let due = active
         && schedule_type.is_none()
         && !expired
-        && stored_ts.is_some_and(|ms| ms <= now.as_millisecond());
+        && (stored_ts.is_some_and(|ms| ms <= now.as_millisecond())
+            || computed.is_some_and(|c| c <= now));
     let instructions = s("taskInstructions").unwrap_or_default();
     ScheduleStatus {
         id: s("id").unwrap_or_default(),
@@ -528,6 +637,7 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
         last_skipped_time: s("lastSkippedTime"),
         last_task_id: s("lastTaskId"),
         next_execution_computed: computed.map(iso),
+        other_rules,
         next_execution_stored: stored
             .filter(|_| computed.is_none_or(|c| stored_ts != Some(c.as_millisecond()))),
         due,
@@ -536,6 +646,7 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone) -> Schedu
         require_activity: flag(obj, "requireActivity").unwrap_or(false),
         instructions_preview: instructions.chars().take(200).collect(),
         problems,
+        runs: Vec::new(),
     }
 }
 
@@ -831,9 +942,10 @@ fn refresh_next(
     obj: &mut Map<String, Value>,
     now: Timestamp,
     tz: &TimeZone,
+    rules: Rules,
     warnings: &mut Vec<String>,
 ) {
-    let st = status(obj, now, tz);
+    let st = status(obj, now, tz, rules);
     if !st.active || !st.is_time() {
         return;
     }
@@ -855,6 +967,7 @@ pub fn create(
     modes: &ModeSet,
     now: Timestamp,
     tz: &TimeZone,
+    rules: Rules,
     warnings: &mut Vec<String>,
 ) -> Result<String> {
     for req in ["name", "mode", "taskInstructions"] {
@@ -908,7 +1021,7 @@ pub fn create(
     }
     roo_safe_times(&mut obj, |_| true);
     check_whole(&obj, tz, warnings)?;
-    refresh_next(&mut obj, now, tz, warnings);
+    refresh_next(&mut obj, now, tz, rules, warnings);
     s.list_mut().push(Value::Object(obj));
     Ok(id)
 }
@@ -928,6 +1041,7 @@ pub fn change(
     modes: &ModeSet,
     now: Timestamp,
     tz: &TimeZone,
+    rules: Rules,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let known = s.ids();
@@ -959,7 +1073,7 @@ pub fn change(
     }
     check_whole(&next, tz, warnings)?;
     next.insert("updatedAt".into(), Value::String(iso(now)));
-    refresh_next(&mut next, now, tz, warnings);
+    refresh_next(&mut next, now, tz, rules, warnings);
     *obj = next;
     Ok(())
 }
@@ -1125,7 +1239,7 @@ mod tests {
         )
         .unwrap();
         let fields = validate_fields(&fields, &modes, &mut w).unwrap();
-        let id = create(&mut s, fields, &modes, now, &TimeZone::UTC, &mut w).unwrap();
+        let id = create(&mut s, fields, &modes, now, &TimeZone::UTC, Rules::Fixed, &mut w).unwrap();
         assert_eq!(id, now.as_millisecond().to_string());
         let o = s.find(&id).unwrap();
         let keys: Vec<&str> = o.keys().map(String::as_str).collect();

@@ -32,6 +32,9 @@ pub struct ServerState {
     /// Validation runs by id (ids sort in the order they were made).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runs: BTreeMap<String, Run>,
+    /// The scheduler: who fires schedules, and what each schedule's runs did.
+    #[serde(default, skip_serializing_if = "SchedulerState::is_empty")]
+    pub scheduler: SchedulerState,
     /// Keys this version does not know, kept.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -103,6 +106,80 @@ pub struct Run {
     /// Keys this version does not know, kept.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// What the scheduler shares between the processes on a root.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerState {
+    /// The executor lease: the one process that fires schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// Each schedule's newest runs, oldest first (at most
+    /// [`MAX_SCHEDULE_RUNS`] each), by schedule id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runs: BTreeMap<String, Vec<ScheduleRun>>,
+    /// Keys this version does not know, kept.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl SchedulerState {
+    pub fn is_empty(&self) -> bool {
+        self.lease.is_none() && self.runs.is_empty() && self.other.is_empty()
+    }
+}
+
+/// Runs kept per schedule.
+pub const MAX_SCHEDULE_RUNS: usize = 20;
+
+/// The executor lease. A holder renews it every few seconds; one that
+/// stops renewing (or whose process is gone) loses it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Lease {
+    /// Random per process: tells a holder its own lease from another's.
+    pub holder: String,
+    pub pid: u32,
+    /// The holder's start time (clock ticks since boot), so that a reused
+    /// pid is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    pub host: String,
+    /// When this holder took the lease (RFC 3339, UTC).
+    pub since: String,
+    /// The last renewal; the lease is void once `expires_at` has passed.
+    pub renewed_at: String,
+    pub expires_at: String,
+}
+
+/// One firing of a schedule (or a skipped one) and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduleRun {
+    /// When it fired or was skipped (ISO-8601 UTC).
+    pub at: String,
+    /// `running`, `waiting` (no agent configured: the delegation waits for
+    /// one), `completed`, `failed`, `timed_out`, `cancelled`, `skipped` or
+    /// `lost` (its executor went away while it ran).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The agent's output (root-relative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Why it was skipped or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The agent's process group while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
+    /// The lease holder that fired it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 /// How far a run got.
@@ -187,6 +264,35 @@ impl ServerState {
         }
         mode.current = to.to_string();
         mode.since = at.to_string();
+    }
+
+    /// Adds a run to a schedule's history, keeping the newest
+    /// [`MAX_SCHEDULE_RUNS`].
+    pub fn push_schedule_run(&mut self, schedule_id: &str, run: ScheduleRun) {
+        let list = self
+            .scheduler
+            .runs
+            .entry(schedule_id.to_string())
+            .or_default();
+        list.push(run);
+        if list.len() > MAX_SCHEDULE_RUNS {
+            let excess = list.len() - MAX_SCHEDULE_RUNS;
+            list.drain(..excess);
+        }
+    }
+
+    /// The run of `schedule_id` that handed out `delegation_id`.
+    pub fn schedule_run_mut(
+        &mut self,
+        schedule_id: &str,
+        delegation_id: &str,
+    ) -> Option<&mut ScheduleRun> {
+        self.scheduler
+            .runs
+            .get_mut(schedule_id)?
+            .iter_mut()
+            .rev()
+            .find(|r| r.delegation_id.as_deref() == Some(delegation_id))
     }
 
     /// Drops the oldest finished runs beyond [`MAX_RUNS`] (run ids sort in

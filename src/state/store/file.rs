@@ -108,6 +108,27 @@ impl<T> StateFile<T> {
         now: Timestamp,
         f: impl FnOnce(&mut T) -> Result<(bool, R)>,
     ) -> Result<Written<R>> {
+        self.update_with(expected_version, now, true, f)
+    }
+
+    /// [`update`](Self::update) without a backup of the previous content,
+    /// for frequent bookkeeping (the scheduler's lease renewal) that would
+    /// otherwise push every real backup out.
+    pub fn update_unbacked<R>(
+        &self,
+        now: Timestamp,
+        f: impl FnOnce(&mut T) -> Result<(bool, R)>,
+    ) -> Result<Written<R>> {
+        self.update_with(None, now, false, f)
+    }
+
+    fn update_with<R>(
+        &self,
+        expected_version: Option<&str>,
+        now: Timestamp,
+        backup: bool,
+        f: impl FnOnce(&mut T) -> Result<(bool, R)>,
+    ) -> Result<Written<R>> {
         may_block()?;
         let Some(save) = self.save else {
             return Err(Error::Internal(format!(
@@ -122,6 +143,7 @@ impl<T> StateFile<T> {
             save,
             start,
             now,
+            backup,
         };
         let path = &self.path;
         let turn = self
@@ -161,6 +183,8 @@ struct Writer<'a, T> {
     start: Instant,
     /// The call's time, for backup names.
     now: Timestamp,
+    /// Back the previous content up.
+    backup: bool,
 }
 
 impl<'a, T> Leader<T> for Writer<'a, T> {
@@ -183,8 +207,8 @@ impl<'a, T> Leader<T> for Writer<'a, T> {
     fn commit(&self, old: Option<&[u8]>, new: &[u8]) -> Result<Commit> {
         let path = &self.file.path;
         let backup_id = match old {
-            Some(old) => Some(self.file.backups.store(path, old, self.now)?),
-            None => None,
+            Some(old) if self.backup => Some(self.file.backups.store(path, old, self.now)?),
+            _ => None,
         };
         replace(path, new)?;
         self.file.cache.clear();

@@ -40,7 +40,7 @@ impl Server {
         &self,
         Parameters(args): Parameters<schedules::StatusArgs>,
     ) -> Result<Json<StatusOut>, ToolError> {
-        let q = StatusQuery::from(args?);
+        let q = StatusQuery::try_from(args?)?;
         read(&self.app, move |p| {
             ops::schedules::status(p, &q, Timestamp::now())
         })

@@ -30,16 +30,29 @@ pub struct StatusArgs {
     #[serde(default)]
     #[schemars(range(max = crate::ops::page::MAX_OFFSET))]
     pub offset: Option<u32>,
+    /// Answer as of this instant (ISO-8601, e.g. 2026-11-23T08:00:00Z)
+    /// instead of now: which runs are due and when each runs next.
+    #[serde(default)]
+    #[schemars(length(max = 40))]
+    pub at: Option<String>,
 }
 
-impl From<StatusArgs> for StatusQuery {
-    fn from(a: StatusArgs) -> Self {
-        StatusQuery {
+impl TryFrom<StatusArgs> for StatusQuery {
+    type Error = Error;
+    fn try_from(a: StatusArgs) -> Result<Self, Error> {
+        let at = crate::tools::args::time("at", a.at.as_deref())?
+            .map(|ms| {
+                jiff::Timestamp::from_millisecond(ms)
+                    .map_err(|e| Error::invalid(format!("at: {e}")))
+            })
+            .transpose()?;
+        Ok(StatusQuery {
             schedule_id: a.schedule_id,
             include_inactive: a.include_inactive,
             include_instructions: a.include_instructions,
             page: crate::tools::args::page(a.limit, a.offset),
-        }
+            at,
+        })
     }
 }
 

@@ -83,15 +83,6 @@ fn cell(name: &str, v: &str, max: usize) -> Result<String> {
     Ok(v)
 }
 
-fn time_arg(name: &str, v: Option<&str>) -> Result<Option<i64>> {
-    match v {
-        None => Ok(None),
-        Some(s) => parse_time(s)
-            .map(|(ms, _)| Some(ms))
-            .map_err(|e| Error::invalid(format!("{name}: {e}"))),
-    }
-}
-
 fn task_id_arg(v: Option<&str>) -> Result<Option<String>> {
     match v.map(str::trim) {
         None => Ok(None),
@@ -181,7 +172,7 @@ impl TryFrom<TrackArgs> for Track {
                     task_id,
                     mode,
                     priority: a.priority.unwrap_or_default(),
-                    start_ms: time_arg("start_time", a.start_time.as_deref())?,
+                    start_ms: crate::tools::args::time("start_time", a.start_time.as_deref())?,
                 }
             }
             TrackAction::Stop => {
@@ -191,15 +182,15 @@ impl TryFrom<TrackArgs> for Track {
                     task_id: required(task_id, "task_id", name)?,
                     mode,
                     result: result_arg(a.result.as_deref())?,
-                    end_ms: time_arg("end_time", a.end_time.as_deref())?,
+                    end_ms: crate::tools::args::time("end_time", a.end_time.as_deref())?,
                 }
             }
             TrackAction::Record => {
                 let name = "action \"record\"";
                 only(name, &given, TAKES)?;
                 let task = task_arg(a.task, name, "what was done")?;
-                let start_ms = time_arg("start_time", a.start_time.as_deref())?;
-                let end_ms = time_arg("end_time", a.end_time.as_deref())?;
+                let start_ms = crate::tools::args::time("start_time", a.start_time.as_deref())?;
+                let end_ms = crate::tools::args::time("end_time", a.end_time.as_deref())?;
                 Track::Record {
                     task_id,
                     task,

@@ -1,14 +1,47 @@
-//! When a schedule runs next: Roo Scheduler's algorithm (docs/scheduling.md),
-//! in the local time of the configured time zone. All arithmetic on values
-//! from the file is checked: a value out of range means "no next run", never
-//! a panic or a wrapped number.
+//! When a schedule runs next, under two rule sets (docs/scheduling.md):
 //!
-//! Two deliberate differences from Roo Scheduler's code, both fixing what
-//! users would call bugs (docs/scheduling.md lists them):
-//! * `day` intervals step in calendar days of the time zone, so a daily 09:00
-//!   run stays at 09:00 across a DST change (Roo adds fixed 24 h periods);
-//! * the start moment is also subject to the selected-days filter, and the
-//!   milliseconds are zeroed together with the seconds.
+//! * [`roo`]: bit for bit what Roo Scheduler's own code computes, quirks
+//!   included, on the raw JSON of a schedule;
+//! * `fixed` (this module): the same schedule semantics, in the local time
+//!   of the configured time zone, without the quirks:
+//!   * `day` intervals step in calendar days of the time zone, so a daily
+//!     09:00 run stays at 09:00 across a DST change (Roo adds fixed 24 h);
+//!   * the default start date is the local date (Roo takes the UTC date);
+//!   * the start moment is also subject to the selected-days filter, and
+//!     the milliseconds are zeroed together with the seconds;
+//!   * a run is never in the past, and a run missed since the last one
+//!     (downtime, sleep) is due at once — one run, however many were missed
+//!     ([`fixed_next`]);
+//!   * fields are read strictly, each bad one reported (`timing_of`).
+//!
+//! All arithmetic on values from the file is checked: a value out of range
+//! means "no next run", never a panic or a wrapped number.
+
+
+
+/// Which rules compute the next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Rules {
+    Roo,
+    Fixed,
+}
+
+impl Rules {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rules::Roo => "roo",
+            Rules::Fixed => "fixed",
+        }
+    }
+
+    pub fn other(self) -> Rules {
+        match self {
+            Rules::Roo => Rules::Fixed,
+            Rules::Fixed => Rules::Roo,
+        }
+    }
+}
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -172,6 +205,21 @@ pub fn next_execution(t: &Timing, now: Timestamp, tz: &TimeZone) -> Option<Times
     match t.selected_days {
         Some(days) if days.iter().any(|d| *d) => next_selected_day(t, days, next, now, tz),
         _ => Some(next),
+    }
+}
+
+/// The `fixed` rules' next run at `now`: never before `now`, never at or
+/// before the last execution or skip, and when a run was missed since then
+/// (its time passed while nothing ran), `now`: it is due at once, one run
+/// however many were missed.
+pub fn fixed_next(t: &Timing, now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+    match t.last_execution.max(t.last_skipped) {
+        Some(last) => {
+            let after = add_ms(last, 1)?;
+            let first = next_execution(t, after, tz)?;
+            Some(first.max(now))
+        }
+        None => next_execution(t, now, tz),
     }
 }
 
