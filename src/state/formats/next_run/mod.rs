@@ -10,6 +10,8 @@
 //! * the start moment is also subject to the selected-days filter, and the
 //!   milliseconds are zeroed together with the seconds.
 
+pub mod roo;
+
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
