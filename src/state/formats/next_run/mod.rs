@@ -43,6 +43,8 @@ impl Rules {
     }
 }
 
+pub mod roo;
+
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
