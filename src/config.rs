@@ -681,10 +681,17 @@ validated!(AgentArgv, Vec<String>, |v| {
             let after = &rest[open + 1..];
             let Some(close) = after.find('}') else { break };
             let name = &after[..close];
-            if !AGENT_PLACEHOLDERS.contains(&name) && !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            if !AGENT_PLACEHOLDERS.contains(&name)
+                && !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            {
                 return Err(format!(
                     "unknown placeholder {{{name}}} in {arg:?}; known: {}",
-                    AGENT_PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                    AGENT_PLACEHOLDERS
+                        .iter()
+                        .map(|p| format!("{{{p}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             rest = &after[close + 1..];
@@ -860,7 +867,9 @@ impl Config {
                     timeout: Duration::from_secs_f64(a.timeout_s.map_or(3600.0, |t| t.0)),
                     env: a.env.into_iter().map(|(k, v)| (k.0, v.0)).collect(),
                     log_bytes: a.log_bytes.map_or(1024 * 1024, |b| b.0),
-                    keep_logs: a.keep_logs.map_or(50, |k| usize::try_from(k.0).unwrap_or(usize::MAX)),
+                    keep_logs: a
+                        .keep_logs
+                        .map_or(50, |k| usize::try_from(k.0).unwrap_or(usize::MAX)),
                 }),
             },
             root,
@@ -1106,7 +1115,9 @@ mod tests {
 
     #[test]
     fn scheduler_refuses_unknown_rules_and_placeholders_with_position() {
-        let e = load_text("[scheduler]\nrules = \"cron\"\n").unwrap_err().to_string();
+        let e = load_text("[scheduler]\nrules = \"cron\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(".roo/orchestrator.toml:2:"), "{e}");
         assert!(e.contains("auto") && e.contains("fixed"), "{e}");
         let e = load_text("[scheduler.agent]\ncommand = [\"x\", \"{mesage}\"]\n")

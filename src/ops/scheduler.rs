@@ -166,7 +166,11 @@ pub fn claim(project: &Project, now: Timestamp) -> Result<Claim> {
 pub fn release(project: &Project, now: Timestamp) -> Result<()> {
     let me = me();
     project.server_state.update_unbacked(now, |s| {
-        if s.scheduler.lease.as_ref().is_some_and(|l| l.holder == me.holder) {
+        if s.scheduler
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.holder == me.holder)
+        {
             s.scheduler.lease = None;
             Ok((true, ()))
         } else {
@@ -316,15 +320,21 @@ pub struct Fired {
 #[derive(Debug, Clone)]
 pub enum FireOutcome {
     Fired(Box<Fired>),
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The schedule changed since it was planned (another executor fired
     /// it, or it was edited): nothing was done; plan again.
     Changed,
     /// It no longer runs (deleted, deactivated, expired).
-    Gone { reason: String },
+    Gone {
+        reason: String,
+    },
     /// It could not be handed out (e.g. its mode does not exist): recorded
     /// as a skip so that it does not fire again at once.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// Fires (or skips) the schedule `id` if it is still as planned
@@ -342,25 +352,34 @@ pub fn fire(
     let tz = project.config.timezone.tz.clone();
     let written = project.schedules.update(None, now, |s: &mut Schedules| {
         let Some(o) = s.find_mut(id) else {
-            return Ok((false, FireOutcome::Gone {
-                reason: "the schedule was deleted".into(),
-            }));
+            return Ok((
+                false,
+                FireOutcome::Gone {
+                    reason: "the schedule was deleted".into(),
+                },
+            ));
         };
         if fingerprint(o) != planned_fingerprint {
             return Ok((false, FireOutcome::Changed));
         }
         let st = schedules::status(o, now, &tz, rules);
         if !st.active || !st.is_time() {
-            return Ok((false, FireOutcome::Gone {
-                reason: "the schedule is inactive or not a time schedule".into(),
-            }));
+            return Ok((
+                false,
+                FireOutcome::Gone {
+                    reason: "the schedule is inactive or not a time schedule".into(),
+                },
+            ));
         }
         if schedules::expiration_passed(o, now, &tz) {
             o.insert("active".into(), Value::Bool(false));
             o.insert("nextExecutionTime".into(), Value::String(String::new()));
-            return Ok((true, FireOutcome::Gone {
-                reason: "the schedule expired and was deactivated".into(),
-            }));
+            return Ok((
+                true,
+                FireOutcome::Gone {
+                    reason: "the schedule expired and was deactivated".into(),
+                },
+            ));
         }
         let (stamp_key, outcome) = match action {
             Action::Skip(reason) => ("lastSkippedTime", FireOutcome::Skipped { reason }),
@@ -383,14 +402,13 @@ pub fn fire(
         o.insert(stamp_key.into(), Value::String(iso(now)));
         let mut outcome = outcome;
         if let FireOutcome::Fired(f) = &mut outcome {
-            o.insert(
-                "lastTaskId".into(),
-                Value::String(f.delegation.id.clone()),
-            );
+            o.insert("lastTaskId".into(), Value::String(f.delegation.id.clone()));
         }
         // The next run after this one (computed a moment later, as Roo
         // Scheduler does once its task has started).
-        let later = now.checked_add(jiff::SignedDuration::from_millis(1)).unwrap_or(now);
+        let later = now
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap_or(now);
         let next = schedules::status(o, later, &tz, rules);
         let next_at = next.next_execution_computed.as_deref().and_then(time_of);
         if next.expired {
@@ -446,7 +464,12 @@ fn hand_out(
 }
 
 /// Adds a run to a schedule's history.
-pub fn record_run(project: &Project, schedule_id: &str, run: ScheduleRun, now: Timestamp) -> Result<()> {
+pub fn record_run(
+    project: &Project,
+    schedule_id: &str,
+    run: ScheduleRun,
+    now: Timestamp,
+) -> Result<()> {
     project.server_state.update(None, now, |s| {
         s.push_schedule_run(schedule_id, run);
         Ok((true, ()))
@@ -455,7 +478,13 @@ pub fn record_run(project: &Project, schedule_id: &str, run: ScheduleRun, now: T
 }
 
 /// Sets the process group of a running run.
-pub fn set_run_pgid(project: &Project, schedule_id: &str, delegation_id: &str, pgid: u32, now: Timestamp) -> Result<()> {
+pub fn set_run_pgid(
+    project: &Project,
+    schedule_id: &str,
+    delegation_id: &str,
+    pgid: u32,
+    now: Timestamp,
+) -> Result<()> {
     project.server_state.update_unbacked(now, |s| {
         match s.schedule_run_mut(schedule_id, delegation_id) {
             Some(r) => {

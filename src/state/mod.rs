@@ -387,8 +387,8 @@ fn log_head_health(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::Timestamp;
     use formats::next_run::Rules;
+    use jiff::Timestamp;
 
     /// Random inputs built from the formats' own tokens (and raw bytes):
     /// every parser must return, never panic.

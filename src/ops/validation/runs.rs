@@ -100,7 +100,10 @@ fn owner_alive(run: &Run) -> bool {
 /// Whether process `pid` runs and, when its start time is known, is still
 /// the process that started then (not a reused pid).
 pub fn process_alive(pid: u32, start: Option<u64>) -> bool {
-    let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
     match rustix::process::test_kill_process(p) {

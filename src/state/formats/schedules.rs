@@ -552,7 +552,12 @@ pub fn expiration_passed(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone
 
 /// Whether a next run at `at` (or, with none, `now`) is past `obj`'s
 /// expiration.
-pub fn expired_at(obj: &Map<String, Value>, at: Option<Timestamp>, now: Timestamp, tz: &TimeZone) -> bool {
+pub fn expired_at(
+    obj: &Map<String, Value>,
+    at: Option<Timestamp>,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> bool {
     let (timing, _) = timing_of(obj);
     next_run::expiration(&timing, tz).is_some_and(|exp| at.unwrap_or(now) > exp)
 }
@@ -566,7 +571,12 @@ impl ScheduleStatus {
 
 /// Computes the status of one schedule at `now`, its next run under
 /// `rules` (and the other rule set's, when it differs).
-pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone, rules: Rules) -> ScheduleStatus {
+pub fn status(
+    obj: &Map<String, Value>,
+    now: Timestamp,
+    tz: &TimeZone,
+    rules: Rules,
+) -> ScheduleStatus {
     let (timing, mut problems) = timing_of(obj);
     problems.extend(roo_problems(obj));
     let s = |k: &str| text(obj, k).map(Cow::into_owned);
@@ -582,13 +592,19 @@ pub fn status(obj: &Map<String, Value>, now: Timestamp, tz: &TimeZone, rules: Ru
         problems.push(format!("Roo Scheduler never runs it: {never}"));
     }
     let other_rules = (other.at != next.at).then(|| {
-        let mut why: Vec<&str> = next.notes.iter().chain(&other.notes).map(String::as_str).collect();
+        let mut why: Vec<&str> = next
+            .notes
+            .iter()
+            .chain(&other.notes)
+            .map(String::as_str)
+            .collect();
         why.dedup();
         OtherRules {
             rules: rules.other(),
             next_execution: other.at.map(iso),
             reason: if why.is_empty() {
-                "Roo Scheduler's millisecond arithmetic and local-time setters land elsewhere".into()
+                "Roo Scheduler's millisecond arithmetic and local-time setters land elsewhere"
+                    .into()
             } else {
                 why.join("; ")
             },
@@ -1239,7 +1255,16 @@ mod tests {
         )
         .unwrap();
         let fields = validate_fields(&fields, &modes, &mut w).unwrap();
-        let id = create(&mut s, fields, &modes, now, &TimeZone::UTC, Rules::Fixed, &mut w).unwrap();
+        let id = create(
+            &mut s,
+            fields,
+            &modes,
+            now,
+            &TimeZone::UTC,
+            Rules::Fixed,
+            &mut w,
+        )
+        .unwrap();
         assert_eq!(id, now.as_millisecond().to_string());
         let o = s.find(&id).unwrap();
         let keys: Vec<&str> = o.keys().map(String::as_str).collect();

@@ -17,10 +17,10 @@
 //! All arithmetic on values from the file is checked: a value out of range
 //! means "no next run", never a panic or a wrapped number.
 
-
-
 /// Which rules compute the next run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Rules {
     Roo,
