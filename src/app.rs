@@ -9,6 +9,7 @@
 //! 3. the append logs are flushed: every acknowledged append is durable
 //!    before the process exits.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,8 @@ pub struct App {
     metrics: OnceLock<Metrics>,
     started: (Instant, Timestamp),
     transport: OnceLock<Transport>,
+    /// When the last tool call started (epoch ms; 0: none yet).
+    last_call_ms: AtomicI64,
 }
 
 /// How many sessions an HTTP daemon has open now: (streamable HTTP, legacy
@@ -71,6 +74,7 @@ impl App {
             metrics: OnceLock::new(),
             started: (Instant::now(), Timestamp::now()),
             transport: OnceLock::new(),
+            last_call_ms: AtomicI64::new(0),
         })
     }
 
@@ -99,6 +103,14 @@ impl App {
         self.transport.get()
     }
 
+    /// When the last tool call in this process started.
+    pub fn last_call(&self) -> Option<Timestamp> {
+        match self.last_call_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Timestamp::from_millisecond(ms).ok(),
+        }
+    }
+
     pub fn project(&self) -> &Arc<Project> {
         &self.project
     }
@@ -110,6 +122,8 @@ impl App {
 
     /// Counts a tool call as in flight until the returned token is dropped.
     pub fn call_started(&self) -> TaskTrackerToken {
+        self.last_call_ms
+            .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
         self.calls.token()
     }
 

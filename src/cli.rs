@@ -59,6 +59,10 @@ struct Cli {
     /// Print the health of every state file as JSON and exit (0 healthy, 1 not).
     #[arg(long)]
     info: bool,
+    /// Fire due schedules (as `[scheduler] enabled = true`): this process
+    /// becomes the root's executor, or stands by while another one is.
+    #[arg(long)]
+    scheduler: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -113,10 +117,13 @@ pub fn run() -> ExitCode {
             Err(e) => return fail(2, &format!("cannot determine the current directory: {e}")),
         },
     };
-    let config = match Config::load(&root, cli.config.as_deref()) {
+    let mut config = match Config::load(&root, cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => return fail(2, &e.to_string()),
     };
+    if cli.scheduler {
+        config.scheduler.enabled = true;
+    }
     if cli.info {
         return info(config);
     }
@@ -174,6 +181,7 @@ struct Info {
     timezone: String,
     healthy: bool,
     tool_count: usize,
+    scheduler: crate::ops::scheduler::Summary,
     files: Vec<FileHealth>,
 }
 
@@ -191,6 +199,7 @@ fn info(config: Config) -> ExitCode {
         timezone: project.config.timezone.name.clone(),
         healthy,
         tool_count: Server::new(Arc::clone(&app)).tools().len(),
+        scheduler: crate::ops::scheduler::summary(project, jiff::Timestamp::now()),
         files,
     };
     if !print_json(&info) {
@@ -367,6 +376,7 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     let server = Server::new(Arc::clone(&app));
     let result = rt.block_on(async {
         app.stop_on_signals();
+        crate::scheduler::start(&app);
         let stop = app.shutdown_token();
         let result = match http {
             Some(opts) => http::serve(server, opts, stop, &root, &app).await.map_err(|e| match e {

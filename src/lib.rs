@@ -12,7 +12,8 @@
 //! * `state` — file formats, the normalised project path, and the storage
 //!   mechanics (locks, atomic replace, group-commit appends, backups).
 //!
-//! `app` owns the project, the background tasks and shutdown; `cli` is the
+//! `app` owns the project, the background tasks and shutdown; `scheduler` is
+//! the daemon that fires due schedules (an `app` background task); `cli` is the
 //! command line. The file formats and next-run rules are documented in the
 //! repository's `docs/`.
 
@@ -34,6 +35,7 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod ops;
+mod scheduler;
 mod server;
 mod state;
 mod tools;

@@ -98,6 +98,49 @@ pub fn holder(project: &Project, now: Timestamp) -> Result<Option<Lease>> {
         .filter(|l| lease_live(l, now)))
 }
 
+/// Who fires the schedules.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ExecutorInfo {
+    pub pid: u32,
+    pub host: String,
+    /// Since when it holds the executor lease (ISO-8601 UTC).
+    pub since: String,
+    /// This process is the executor.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub this_process: bool,
+}
+
+/// The executor of the root now, if one runs.
+pub fn executor(project: &Project, now: Timestamp) -> Option<ExecutorInfo> {
+    let lease = holder(project, now).ok()??;
+    Some(ExecutorInfo {
+        this_process: lease.holder == me().holder,
+        pid: lease.pid,
+        host: lease.host,
+        since: lease.since,
+    })
+}
+
+/// The scheduler as `--info` and `/healthz` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// This process runs the scheduler (`[scheduler] enabled`, `--scheduler`).
+    pub enabled: bool,
+    /// The rules next runs are computed with now.
+    pub rules: Rules,
+    /// The process that fires the root's schedules (this one or another).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorInfo>,
+}
+
+pub fn summary(project: &Project, now: Timestamp) -> Summary {
+    Summary {
+        enabled: project.config.scheduler.enabled,
+        rules: applicable_rules(project, now),
+        executor: executor(project, now),
+    }
+}
+
 /// The rules that apply now: `[scheduler] rules`, with `auto` meaning
 /// `fixed` while a loop-orchestrator executor holds the lease.
 pub fn applicable_rules(project: &Project, now: Timestamp) -> Rules {

@@ -77,7 +77,7 @@ pub struct StatusOut {
     /// The loop-orchestrator scheduler that fires the schedules, if one
     /// runs for this root.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub executor: Option<ExecutorInfo>,
+    pub executor: Option<super::scheduler::ExecutorInfo>,
     pub schedules: Vec<ScheduleStatus>,
     /// Where the listed schedules stand among all that match.
     #[serde(flatten)]
@@ -86,29 +86,6 @@ pub struct StatusOut {
     /// Problems with the file's shape.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
-}
-
-/// Who fires the schedules.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ExecutorInfo {
-    pub pid: u32,
-    pub host: String,
-    /// Since when it holds the executor lease (ISO-8601 UTC).
-    pub since: String,
-    /// This process is the executor.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub this_process: bool,
-}
-
-/// The executor of the root now, if one runs.
-pub fn executor(project: &Project, now: Timestamp) -> Option<ExecutorInfo> {
-    let lease = super::scheduler::holder(project, now).ok()??;
-    Some(ExecutorInfo {
-        this_process: lease.holder == super::scheduler::me().holder,
-        pid: lease.pid,
-        host: lease.host,
-        since: lease.since,
-    })
 }
 
 /// Runs shown per schedule.
@@ -197,7 +174,7 @@ fn compute_status(
         now: iso(at),
         timezone: project.config.timezone.name.clone(),
         rules,
-        executor: executor(project, now),
+        executor: super::scheduler::executor(project, now),
         schedules,
         more,
         summary,

@@ -54,10 +54,15 @@ pub enum HttpError {
     Runtime(String),
 }
 
+/// What `/healthz` reports about the scheduler (computed off the async
+/// workers: it reads the server state).
+pub type SchedulerHealth = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
 struct AppState<S> {
     http_sessions: Arc<sessions::Capped>,
     sessions: Arc<sse::Sessions<S>>,
     stateless: bool,
+    scheduler: SchedulerHealth,
 }
 
 impl<S> Clone for AppState<S> {
@@ -66,12 +71,18 @@ impl<S> Clone for AppState<S> {
             http_sessions: Arc::clone(&self.http_sessions),
             sessions: Arc::clone(&self.sessions),
             stateless: self.stateless,
+            scheduler: Arc::clone(&self.scheduler),
         }
     }
 }
 
 async fn healthz<S>(State(st): State<AppState<S>>) -> Json<serde_json::Value> {
+    let f = Arc::clone(&st.scheduler);
+    let scheduler = tokio::task::spawn_blocking(move || f())
+        .await
+        .unwrap_or(serde_json::Value::Null);
     Json(serde_json::json!({
+        "scheduler": scheduler,
         "status": "ok",
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
@@ -109,6 +120,7 @@ fn router<S>(
     opts: &Options,
     policy: Arc<Policy>,
     ct: &CancellationToken,
+    scheduler: SchedulerHealth,
 ) -> (Router, SessionCount)
 where
     S: ServerHandler + Clone + Send + Sync + 'static,
@@ -140,6 +152,7 @@ where
             opts.limits.max_sse_streams,
         )),
         stateless: opts.stateless,
+        scheduler,
     };
     let sessions = Arc::clone(&state.sessions);
     let count: SessionCount = {
@@ -212,7 +225,12 @@ where
     // requests in flight are answered.
     let stopping = CancellationToken::new();
     let ct = CancellationToken::new();
-    let (routes, sessions) = router(service, &opts, Arc::clone(&policy), &ct);
+    let project = Arc::clone(app.project());
+    let health: SchedulerHealth = Arc::new(move || {
+        serde_json::to_value(crate::ops::scheduler::summary(&project, jiff::Timestamp::now()))
+            .unwrap_or_default()
+    });
+    let (routes, sessions) = router(service, &opts, Arc::clone(&policy), &ct, health);
     app.set_transport(Transport::Http {
         stateless: opts.stateless,
         sessions,
