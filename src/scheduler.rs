@@ -64,9 +64,6 @@ struct Daemon {
     standby_said: bool,
     /// By schedule id.
     plan: HashMap<String, Planned>,
-    /// When this process last fired each schedule: a schedule fires at
-    /// most once per [`MIN_GAP`], whatever its computed next run says.
-    fired_at: HashMap<String, Instant>,
     plan_rules: Option<Rules>,
     planned_at: Option<Instant>,
     dirty: bool,
@@ -95,7 +92,6 @@ impl Daemon {
             held: false,
             standby_said: false,
             plan: HashMap::new(),
-            fired_at: HashMap::new(),
             plan_rules: None,
             planned_at: None,
             dirty: true,
@@ -109,7 +105,14 @@ impl Daemon {
     async fn run(mut self) {
         let stop = self.app.shutdown_token();
         let (ev_tx, mut ev_rx) = mpsc::channel::<()>(8);
-        let schedules = self.app.project().config.files.schedules.abs().to_path_buf();
+        let schedules = self
+            .app
+            .project()
+            .config
+            .files
+            .schedules
+            .abs()
+            .to_path_buf();
         let _watcher = watch(&schedules, ev_tx);
         let mut next_lease = Instant::now();
         loop {
@@ -127,8 +130,8 @@ impl Daemon {
             if self.held
                 && let Some(at) = self.soonest()
             {
-                let wait = Duration::try_from(at.duration_since(Timestamp::now()))
-                    .unwrap_or_default();
+                let wait =
+                    Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or_default();
                 wake = wake.min(Instant::now() + wait);
             }
             tokio::select! {
@@ -155,17 +158,15 @@ impl Daemon {
             .min()
     }
 
-    /// When `p` may fire: its planned time, but not within [`MIN_GAP`] of
-    /// its last firing here.
+    /// When `p` may fire: its planned time, but not within [`MIN_GAP`] after
+    /// its last run or skip as the file records it (rules that put a next
+    /// run in the past cannot make it fire over and over; a last run set
+    /// back by hand makes it due at once).
     fn effective(&self, p: &Planned) -> Option<Timestamp> {
         let at = p.at?;
-        let gap_left = self
-            .fired_at
-            .get(&p.id)
-            .and_then(|t| MIN_GAP.checked_sub(t.elapsed()))
-            .and_then(|d| jiff::SignedDuration::try_from(d).ok());
-        match gap_left {
-            Some(d) => Some(at.max(Timestamp::now().checked_add(d).unwrap_or(at))),
+        let gap = jiff::SignedDuration::try_from(MIN_GAP).unwrap_or_default();
+        match p.last_run.and_then(|l| l.checked_add(gap).ok()) {
+            Some(earliest) => Some(at.max(earliest)),
             None => Some(at),
         }
     }
@@ -308,7 +309,6 @@ impl Daemon {
             // Whatever happened, the schedule changed or must be looked at
             // again.
             self.plan.remove(&p.id);
-            self.fired_at.insert(p.id.clone(), Instant::now());
             self.dirty = true;
             match out {
                 Some(Ok(FireOutcome::Fired(f))) => self.launch(*f).await,
@@ -355,9 +355,11 @@ impl Daemon {
         if self.app.last_call().is_some_and(|t| t > last) {
             return Action::Fire;
         }
-        let changed = blocking(&self.app, move |pr| scheduler::project_changed_since(pr, last))
-            .await
-            .unwrap_or(true);
+        let changed = blocking(&self.app, move |pr| {
+            scheduler::project_changed_since(pr, last)
+        })
+        .await
+        .unwrap_or(true);
         if changed {
             Action::Fire
         } else {
@@ -439,7 +441,11 @@ impl Daemon {
             end.summary
         );
         let e = end.clone();
-        match blocking(&self.app, move |p| scheduler::finish(p, &e, Timestamp::now())).await {
+        match blocking(&self.app, move |p| {
+            scheduler::finish(p, &e, Timestamp::now())
+        })
+        .await
+        {
             Some(Ok(f)) => {
                 for w in f.warnings {
                     tracing::warn!("scheduler: {w}");
@@ -526,7 +532,10 @@ async fn run_agent(app: &Arc<App>, agent: &Agent, f: &Fired, cancel: &Cancellati
     ];
     let command: Vec<String> = agent.command.iter().map(|a| substitute(a, &vars)).collect();
     let mut env = agent.env.clone();
-    env.insert("LOOP_ORCHESTRATOR_SCHEDULE_ID".into(), f.schedule_id.clone());
+    env.insert(
+        "LOOP_ORCHESTRATOR_SCHEDULE_ID".into(),
+        f.schedule_id.clone(),
+    );
     env.insert("LOOP_ORCHESTRATOR_DELEGATION_ID".into(), d.id.clone());
     env.insert("LOOP_ORCHESTRATOR_MODE".into(), d.mode.clone());
     let profile = Profile {
@@ -564,21 +573,30 @@ async fn run_agent(app: &Arc<App>, agent: &Agent, f: &Fired, cancel: &Cancellati
         Ok(done) => {
             let secs = done.duration.as_secs_f64();
             let (outcome, summary) = if done.cancelled {
-                (RunOutcome::Cancelled, format!("the agent was stopped after {secs:.1} s"))
+                (
+                    RunOutcome::Cancelled,
+                    format!("the agent was stopped after {secs:.1} s"),
+                )
             } else if done.timed_out {
                 (
                     RunOutcome::TimedOut,
                     format!("the agent timed out after {} s", agent.timeout.as_secs()),
                 )
             } else if done.exit_code == Some(0) {
-                (RunOutcome::Completed, format!("the agent exited 0 after {secs:.1} s"))
+                (
+                    RunOutcome::Completed,
+                    format!("the agent exited 0 after {secs:.1} s"),
+                )
             } else {
                 let how = match (done.exit_code, done.signal) {
                     (Some(c), _) => format!("exited {c}"),
                     (None, Some(s)) => format!("was killed by signal {s}"),
                     _ => "ended".into(),
                 };
-                (RunOutcome::Failed, format!("the agent {how} after {secs:.1} s"))
+                (
+                    RunOutcome::Failed,
+                    format!("the agent {how} after {secs:.1} s"),
+                )
             };
             let log = format!(
                 "# {summary}\n# command: {shown_command}\n# started: {}\n# stdout ({} bytes):\n{}\n# stderr ({} bytes):\n{}\n",
@@ -649,7 +667,10 @@ fn watch(file: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher
     let name = file.file_name()?.to_os_string();
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev
-            && ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()))
+            && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()))
         {
             let _ = tx.try_send(());
         }

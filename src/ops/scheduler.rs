@@ -469,7 +469,11 @@ pub fn fire(
     Ok(written.value)
 }
 
-/// Creates the delegation of one firing (idempotent on `key`).
+/// Creates the delegation of one firing, idempotent on `key` (the schedule
+/// and its previous execution): a firing that a killed server logged but
+/// could not record in the schedule hands the same delegation out again.
+/// A finished delegation under the key is no such retry (the previous
+/// execution time was set back by hand): a new one is made.
 fn hand_out(
     project: &Project,
     o: &Map<String, Value>,
@@ -481,20 +485,26 @@ fn hand_out(
         .map(|t| t.into_owned())
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| Error::invalid("the schedule has no taskInstructions"))?;
-    let out = delegation::delegate(
-        project,
-        Delegate::Create {
-            task,
-            mode: text(o, "mode").map(|m| m.into_owned()),
-            context: None,
-            priority: Priority::Schedule,
-            todos: None,
-            parent_task_id: None,
-            source: format!("schedule:{id}"),
-            idempotency_key: Some(key),
-        },
-        now,
-    )?;
+    let create = |key: String| {
+        delegation::delegate(
+            project,
+            Delegate::Create {
+                task: task.clone(),
+                mode: text(o, "mode").map(|m| m.into_owned()),
+                context: None,
+                priority: Priority::Schedule,
+                todos: None,
+                parent_task_id: None,
+                source: format!("schedule:{id}"),
+                idempotency_key: Some(key),
+            },
+            now,
+        )
+    };
+    let mut out = create(key.clone())?;
+    if out.replayed && out.delegation.as_ref().is_some_and(|d| !d.is_pending()) {
+        out = create(format!("{key}#{}", now.as_millisecond()))?;
+    }
     let delegation = out
         .delegation
         .ok_or_else(|| Error::Internal("a create returned no delegation".into()))?;

@@ -227,8 +227,11 @@ where
     let ct = CancellationToken::new();
     let project = Arc::clone(app.project());
     let health: SchedulerHealth = Arc::new(move || {
-        serde_json::to_value(crate::ops::scheduler::summary(&project, jiff::Timestamp::now()))
-            .unwrap_or_default()
+        serde_json::to_value(crate::ops::scheduler::summary(
+            &project,
+            jiff::Timestamp::now(),
+        ))
+        .unwrap_or_default()
     });
     let (routes, sessions) = router(service, &opts, Arc::clone(&policy), &ct, health);
     app.set_transport(Transport::Http {
