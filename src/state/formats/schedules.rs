@@ -1232,7 +1232,7 @@ mod tests {
         let s = parse(Some(ROO_FILE.as_bytes()), "s.json").unwrap();
         let o = s.items().next().unwrap();
         let now: Timestamp = "2026-05-20T15:20:00Z".parse().unwrap();
-        let st = status(o, now, &TimeZone::UTC);
+        let st = status(o, now, &TimeZone::UTC, Rules::Fixed);
         assert!(st.active && st.due && !st.expired);
         // Reference = lastSkippedTime 15:14:00.939 + 10 min -> 15:24:00.
         assert_eq!(
@@ -1312,6 +1312,7 @@ mod tests {
             &modes,
             now,
             &TimeZone::UTC,
+            Rules::Fixed,
             &mut w,
         )
         .unwrap();
@@ -1329,6 +1330,7 @@ mod tests {
             &modes,
             now,
             &TimeZone::UTC,
+            Rules::Fixed,
             &mut w,
         )
         .unwrap_err()

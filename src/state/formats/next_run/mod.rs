@@ -572,4 +572,171 @@ mod tests {
         assert_eq!(expiration(&t, &eastern()), Some(ts("2026-07-01T04:00:00Z")));
         assert_eq!(expiration(&Timing::default(), &utc()), None);
     }
+
+    /// Central European rules without a tz database: CEST from the last
+    /// Sunday of March 02:00 to the last Sunday of October 03:00.
+    fn berlin() -> TimeZone {
+        TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap()
+    }
+
+    fn daily_at_9(start: &str, last: &str) -> Timing {
+        Timing {
+            every: every(1, Unit::Day),
+            start_date: Some(date(start)),
+            start_hour: Some(9),
+            start_minute: Some(0),
+            last_execution: Some(ts(last)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn fixed_daily_runs_keep_9_00_across_both_berlin_changes() {
+        // Sat 2026-03-28 09:00 CET = 08:00Z ran; Sun 09:00 is CEST = 07:00Z.
+        let t = daily_at_9("2026-03-20", "2026-03-28T08:00:00.120Z");
+        assert_eq!(
+            fixed_next(&t, ts("2026-03-28T12:00:00Z"), &berlin()),
+            Some(ts("2026-03-29T07:00:00Z"))
+        );
+        // Sat 2026-10-24 09:00 CEST = 07:00Z ran; Sun 09:00 is CET = 08:00Z.
+        let t = daily_at_9("2026-10-01", "2026-10-24T07:00:00.120Z");
+        assert_eq!(
+            fixed_next(&t, ts("2026-10-24T12:00:00Z"), &berlin()),
+            Some(ts("2026-10-25T08:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_daily_runs_keep_9_00_across_both_new_york_changes() {
+        // Sat 2026-03-07 09:00 EST = 14:00Z ran; Sun 09:00 EDT = 13:00Z.
+        let t = daily_at_9("2026-03-01", "2026-03-07T14:00:00Z");
+        assert_eq!(
+            fixed_next(&t, ts("2026-03-07T20:00:00Z"), &eastern()),
+            Some(ts("2026-03-08T13:00:00Z"))
+        );
+        // Sat 2026-10-31 09:00 EDT = 13:00Z ran; Sun 09:00 EST = 14:00Z.
+        let t = daily_at_9("2026-10-01", "2026-10-31T13:00:00Z");
+        assert_eq!(
+            fixed_next(&t, ts("2026-10-31T20:00:00Z"), &eastern()),
+            Some(ts("2026-11-01T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_hourly_runs_count_real_hours_through_the_repeated_hour() {
+        // Hourly from the last run at 01:15 EDT (05:15Z) on the fall-back
+        // day: the next is 01:15 EST (06:15Z), an hour later, not the
+        // 01:15 that already passed.
+        let t = Timing {
+            every: every(1, Unit::Hour),
+            start_minute: Some(15),
+            last_execution: Some(ts("2026-11-01T05:15:00Z")),
+            ..Default::default()
+        };
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-01T05:40:00Z"), &eastern()),
+            Some(ts("2026-11-01T06:15:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_minute_runs_follow_the_last_run_to_the_minute() {
+        // 10:00:30.500 + 10 min = 10:10:30.500, seconds and ms zeroed.
+        let t = Timing {
+            every: every(10, Unit::Minute),
+            last_execution: Some(ts("2026-11-22T10:00:30.500Z")),
+            ..Default::default()
+        };
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-22T10:05:00Z"), &utc()),
+            Some(ts("2026-11-22T10:10:00Z"))
+        );
+        // Just after a firing, the next is a whole interval later.
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-22T10:00:30.501Z"), &utc()),
+            Some(ts("2026-11-22T10:10:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_catches_up_once_after_downtime() {
+        // Hourly, last run two days ago: one run is due now, not 48.
+        let t = Timing {
+            every: every(1, Unit::Hour),
+            last_execution: Some(ts("2026-11-20T10:00:00Z")),
+            ..Default::default()
+        };
+        let now = ts("2026-11-22T10:27:13Z");
+        assert_eq!(fixed_next(&t, now, &utc()), Some(now));
+        // Once it ran (now), the next is an hour after it.
+        let t = Timing {
+            last_execution: Some(now),
+            ..t
+        };
+        assert_eq!(
+            fixed_next(&t, now, &utc()),
+            Some(ts("2026-11-22T11:27:00Z"))
+        );
+        // A later skip counts as the last run too.
+        let t = Timing {
+            last_execution: Some(ts("2026-11-20T10:00:00Z")),
+            last_skipped: Some(ts("2026-11-22T10:00:00Z")),
+            ..t
+        };
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-22T10:30:00Z"), &utc()),
+            Some(ts("2026-11-22T11:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_honours_selected_days_after_a_run_and_on_a_future_start() {
+        // Daily 09:00 on Mon/Wed/Fri; ran Mon 2026-11-23 09:00Z; Tuesday
+        // is not selected -> Wed 09:00.
+        let mut days = [false; 7];
+        days[1] = true;
+        days[3] = true;
+        days[5] = true;
+        let t = Timing {
+            selected_days: Some(days),
+            ..daily_at_9("2026-11-16", "2026-11-23T09:00:00Z")
+        };
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-23T12:00:00Z"), &utc()),
+            Some(ts("2026-11-25T09:00:00Z"))
+        );
+        // No history, a start on Sunday 2026-11-29: the first run is the
+        // first selected day from it, Monday.
+        let t = Timing {
+            last_execution: None,
+            start_date: Some(date("2026-11-29")),
+            ..t
+        };
+        assert_eq!(
+            fixed_next(&t, ts("2026-11-22T12:00:00Z"), &utc()),
+            Some(ts("2026-11-30T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn fixed_never_answers_a_time_before_now() {
+        // A grid of every 7 minutes from 00:03 with odd history, asked at
+        // every second of a few minutes: the answer is never in the past
+        // and never at or before the last run.
+        let t = Timing {
+            every: every(7, Unit::Minute),
+            start_date: Some(date("2026-11-01")),
+            start_hour: Some(0),
+            start_minute: Some(3),
+            last_execution: Some(ts("2026-11-01T01:30:41.999Z")),
+            ..Default::default()
+        };
+        let mut now = ts("2026-11-01T01:28:00Z");
+        while now < ts("2026-11-01T01:45:00Z") {
+            let next = fixed_next(&t, now, &eastern()).unwrap();
+            assert!(next >= now, "{next} < {now}");
+            assert!(next > t.last_execution.unwrap(), "{next} at {now}");
+            now = add_ms(now, 1000).unwrap();
+        }
+    }
 }
