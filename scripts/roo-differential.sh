@@ -230,6 +230,68 @@ console.log(`generated ${cases.length} cases (seed ${process.env.SEED})`);
 ' "${parts[@]}"
 if [ "${KEEP:-}" = 1 ]; then echo "cases: $work/cases.json"; fi
 
+# Date.parse on its own: random token soups and mutated ISO strings.
+cat >"$work/pgen.js" <<'JS'
+'use strict';
+let seed = Number(process.argv[2]) >>> 0;
+function rnd() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const int = (a, b) => a + Math.floor(rnd() * (b - a + 1));
+const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+const num = () => {
+  const l = pick([1, 1, 2, 2, 2, 3, 4, 4, 5, 6, 9, 10, 12]);
+  let s = '';
+  for (let i = 0; i < l; i++) s += String(int(0, 9));
+  return s;
+};
+const toks = [num, num, num, '-', ':', '.', '+', 'T', 't', ' ', 'Z', 'z', 'abc', 'Nov', 'november', 'pm', 'PM',
+  'am', 'UTC', 'GMT', 'EST', 'pdt', 'ut', '(', ')', '(x (y) z)', ',', '/', '\u00a0', '\u00e9', '[object Object]',
+  'undefined', 'null', '::', '\t', 'Mon', 'x'].map((t) => (typeof t === 'string' ? () => t : t));
+const out = [];
+for (let i = 0; i < Number(process.argv[3]); i++) {
+  let s;
+  if (rnd() < 0.4) {
+    s = '';
+    for (let j = int(1, 9); j > 0; j--) s += pick(toks)();
+  } else {
+    s = new Date(Date.UTC(int(1990, 2040), int(0, 11), int(1, 31), int(0, 23), int(0, 59), int(0, 59), int(0, 999))).toISOString();
+    for (let j = int(0, 8); j > 0; j--) {
+      const p = int(0, s.length);
+      const op = int(0, 3);
+      if (op === 0) s = s.slice(0, p) + s.slice(p + 1);
+      else if (op === 1) s = s.slice(0, p) + pick(toks)() + s.slice(p);
+      else if (op === 2) s = s.slice(0, p) + pick(toks)() + s.slice(p + 1);
+      else s = s.replace('T', pick([' ', 'T', 't', 'T ', '  ']));
+    }
+  }
+  const v = Date.parse(s);
+  out.push({ tz: process.env.TZ, s, ms: isNaN(v) ? null : v });
+}
+process.stdout.write(JSON.stringify(out));
+JS
+pparts=()
+i=0
+for tz in Europe/Berlin America/New_York UTC; do
+  i=$((i + 1))
+  TZ="$tz" node "$work/pgen.js" "$((seed * 11 + i))" "$((per_tz * 5))" >"$work/ppart$i.json"
+  pparts+=("$work/ppart$i.json")
+done
+OUT="$work/parse-cases.json" node -e '
+const fs = require("fs");
+const cases = process.argv.slice(1).flatMap((f) => JSON.parse(fs.readFileSync(f, "utf8")));
+fs.writeFileSync(process.env.OUT, JSON.stringify({ cases }));
+console.log(`generated ${cases.length} Date.parse strings`);
+' "${pparts[@]}"
+
 cd "$root"
+status=0
+ROO_PARSE_CASES="$work/parse-cases.json" cargo test --lib --locked \
+  next_run::roo::tests::parse_cases_from_env -- --ignored --nocapture || status=1
 ROO_DIFF_CASES="$work/cases.json" cargo test --lib --locked \
-  next_run::roo::tests::differential_cases_from_env -- --ignored --nocapture
+  next_run::roo::tests::differential_cases_from_env -- --ignored --nocapture || status=1
+exit "$status"
