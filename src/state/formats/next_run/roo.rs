@@ -150,7 +150,13 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
     let next = match cx.calculate() {
         Calc::Null(why) => {
             out.never_runs = Some(why);
-            out.quirks = cx.quirks;
+            out.quirks = dedup(cx.quirks);
+            return out;
+        }
+        Calc::Throws => {
+            out.next = RooNext::Invalid;
+            out.timer_setup_throws = true;
+            out.never_runs = Some("the clock is out of range and Roo's timer set-up throws");
             return out;
         }
         Calc::Date(t) => t,
@@ -175,7 +181,7 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
         out.next = RooNext::Invalid;
         out.timer_setup_throws = true;
         out.never_runs = Some("Roo computes an Invalid Date and its timer set-up throws");
-        out.quirks = cx.quirks;
+        out.quirks = dedup(cx.quirks);
         return out;
     }
     // A valid time value is an integer within ±8.64e15, so this is exact.
@@ -190,13 +196,18 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
     if next.rem_euclid(1000.0) != 0.0 {
         cx.quirks.push(Quirk::KeepsMilliseconds);
     }
-    let mut quirks = Vec::new();
-    for q in cx.quirks {
-        if !quirks.contains(&q) {
-            quirks.push(q);
+    out.quirks = dedup(cx.quirks);
+    out
+}
+
+/// The quirks in first-seen order, each once.
+fn dedup(quirks: Vec<Quirk>) -> Vec<Quirk> {
+    let mut out = Vec::new();
+    for q in quirks {
+        if !out.contains(&q) {
+            out.push(q);
         }
     }
-    out.quirks = quirks;
     out
 }
 
@@ -205,6 +216,8 @@ enum Calc {
     Null(&'static str),
     /// A Date (possibly Invalid: NaN).
     Date(f64),
+    /// `new Date().toISOString()` throws (a clock beyond ±8.64e15 ms).
+    Throws,
 }
 
 struct Cx<'a> {
@@ -257,7 +270,7 @@ impl Cx<'_> {
         let Some(Value::Object(o)) = self.get("selectedDays") else {
             return false;
         };
-        let v = o.get(DAY_KEYS[wd]);
+        let v = DAY_KEYS.get(wd).and_then(|k| o.get(*k));
         let sel = truthy(v);
         if sel {
             if let Some(Value::String(s)) = v {
@@ -277,13 +290,13 @@ impl Cx<'_> {
         if !truthy(s.get("timeInterval")) || !truthy(s.get("timeUnit")) {
             return Calc::Null("it has no timeInterval or timeUnit");
         }
-        // `new Date().toISOString()` throws for an out-of-range clock.
-        if now.is_nan() {
-            return Calc::Null("the clock is out of range");
-        }
         // `${schedule.startDate || new Date().toISOString().split('T')[0]}T${schedule.startDate
         //    ? schedule.startHour : new Date().getHours().toString().padStart(2, '0')}:${schedule.startMinute || '00'}:00`
         let has_start_date = truthy(s.get("startDate"));
+        // `new Date().toISOString()` throws for an out-of-range clock.
+        if !has_start_date && now.is_nan() {
+            return Calc::Throws;
+        }
         let (date_part, hour_part) = if has_start_date {
             (template(s.get("startDate")), template(s.get("startHour")))
         } else {
@@ -385,11 +398,20 @@ impl Cx<'_> {
             }
         }
         if self.day_filter_active() {
+            if next.is_nan() {
+                // getDay() of an Invalid Date is NaN: no day ever matches.
+                return Calc::Null(
+                    "its next time is an Invalid Date, which matches no selected day",
+                );
+            }
             let mut days_checked = 0;
             while days_checked < 7 {
                 if self.day_selected(next) {
                     // `if (nextTime && nextTime <= now)` — recalculate from now.
                     if next <= now {
+                        // Only now, startHour/startMinute and the selected
+                        // days shape this result.
+                        self.quirks.clear();
                         let mut n = now;
                         let h = self.parse_int_field("startHour", Some("0"));
                         n = self.set_hours(n, h);
@@ -419,6 +441,9 @@ impl Cx<'_> {
                 //  nextTime.setMinutes(parseInt(schedule.startMinute || '0'));
                 //  nextTime.setSeconds(0);`
                 next = set_date_plus_one(next, self.tz);
+                // The time of day now comes from startHour/startMinute, so
+                // the 24-hour drift no longer shows.
+                self.quirks.retain(|q| *q != Quirk::DayIntervalDrifts);
                 let h = self.parse_int_field("startHour", Some("0"));
                 next = self.set_hours(next, h);
                 let m = self.parse_int_field("startMinute", Some("0"));
@@ -2158,6 +2183,77 @@ mod tests {
             let r = q.reason();
             assert!(r.ends_with('.') && !r.contains(". "), "{q:?}: {r}");
         }
+    }
+
+    #[test]
+    fn recalculation_from_now_reports_only_its_own_quirks() {
+        // A negative interval leaves the time in the past on a selected day
+        // (Wednesday 2026-11-18), so Roo recalculates from now at
+        // startHour:startMinute; today's 06:01 is past, next Wednesday's
+        // is the result (node: 2026-11-25T06:01:00.000Z).
+        let s = with(
+            base(),
+            json!({"timeInterval": "-1", "timeUnit": "hour", "startHour": "06",
+                   "startMinute": "1.5", "lastExecutionTime": "2026-11-18T08:00:00Z",
+                   "selectedDays": {"wed": true}}),
+        );
+        let o = roo_next(&s, ms("2026-11-18T09:30:00Z"), &TimeZone::UTC);
+        assert_eq!(o.next, RooNext::At(ms("2026-11-25T06:01:00Z")));
+        assert_eq!(o.quirks, vec![Quirk::LenientParseInt]);
+    }
+
+    #[test]
+    fn extreme_inputs_do_not_panic() {
+        let nows = [
+            i64::MIN,
+            -8_640_000_000_000_001,
+            -8_640_000_000_000_000,
+            0,
+            8_640_000_000_000_000,
+            i64::MAX,
+        ];
+        let values = [
+            json!(null),
+            json!(true),
+            json!(1e308),
+            json!(-1e308),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!("9".repeat(400)),
+            json!("-".repeat(50)),
+            json!("+275760-09-13T00:00:00Z"),
+            json!("-271821-04-20T00:00:00Z"),
+            json!("0x".to_string() + &"f".repeat(300)),
+            json!([[1, [2]], {"a": null}]),
+            json!({"sun": "false", "mon": 1}),
+            json!("\u{0}\u{feff} 12 (((\u{1F600}"),
+        ];
+        let fields = [
+            "timeInterval",
+            "timeUnit",
+            "startDate",
+            "startHour",
+            "startMinute",
+            "lastExecutionTime",
+            "lastSkippedTime",
+            "selectedDays",
+            "expirationDate",
+        ];
+        for tz in [berlin(), ny(), TimeZone::UTC] {
+            for now in nows {
+                for f in fields {
+                    for v in &values {
+                        let mut s =
+                            with(base(), json!({"lastExecutionTime": "2026-11-18T08:00:00Z"}));
+                        s.insert(f.to_string(), v.clone());
+                        let _ = roo_next(&s, now, &tz);
+                    }
+                }
+            }
+        }
+        // a clock beyond the Date range makes toISOString() throw
+        let o = roo_next(&with(base(), json!({})), i64::MAX, &TimeZone::UTC);
+        assert!(o.timer_setup_throws);
     }
 
     fn reference_cases() -> Vec<Value> {
