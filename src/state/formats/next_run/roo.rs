@@ -18,6 +18,11 @@
 //! `scripts/roo-differential.sh` compares this module with a verbatim copy
 //! of Roo's functions under node on random schedules.
 
+// The `roo` next-run rules are wired into the next-run selection in
+// `mod.rs` separately; until then only the tests and the differential
+// script call this module.
+#![cfg_attr(not(test), allow(dead_code))]
+
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -136,12 +141,12 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
         never_runs: None,
         quirks: Vec::new(),
     };
-    // `if (schedule.active === false) return;` — only the JSON boolean.
+    // L169 `if (schedule.active === false) return;` — only the JSON boolean.
     if schedule.get("active") == Some(&Value::Bool(false)) {
         out.never_runs = Some("it is inactive (active is false)");
         return out;
     }
-    // `if (schedule.scheduleType === 'time')` — strict equality.
+    // L174 `if (schedule.scheduleType === 'time')` — strict equality.
     if schedule.get("scheduleType").and_then(Value::as_str) != Some("time") {
         out.never_runs = Some("its scheduleType is not \"time\"");
         out.quirks.push(Quirk::NotTimeSchedule);
@@ -161,7 +166,7 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
         }
         Calc::Date(t) => t,
     };
-    // `if (schedule.expirationDate) expirationDateTime = new Date(
+    // L185–189 `if (schedule.expirationDate) expirationDateTime = new Date(
     //   `${expirationDate}T${expirationHour || '23'}:${expirationMinute || '59'}:00`)`
     if truthy(schedule.get("expirationDate")) {
         let s = format!(
@@ -171,13 +176,13 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
             or_default(schedule.get("expirationMinute"), "59"),
         );
         let exp = parse_date(&s, tz);
-        // `nextExecutionTime > expirationDateTime` — NaN compares false.
+        // L192 `nextExecutionTime > expirationDateTime` — NaN compares false.
         if next > exp {
             out.expires = true;
         }
     }
     if next.is_nan() {
-        // `nextExecutionTime?.toISOString()` throws a RangeError.
+        // L200 `nextExecutionTime?.toISOString()` throws a RangeError.
         out.next = RooNext::Invalid;
         out.timer_setup_throws = true;
         out.never_runs = Some("Roo computes an Invalid Date and its timer set-up throws");
@@ -186,7 +191,7 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
     }
     // A valid time value is an integer within ±8.64e15, so this is exact.
     out.next = RooNext::At(next as i64);
-    // `const delay = nextExecutionTime.getTime() - Date.now(); if (delay <= 0)`
+    // L208–209 `const delay = nextExecutionTime.getTime() - Date.now(); if (delay <= 0)`
     out.runs_immediately = next - cx.now <= 0.0;
     if !out.runs_immediately {
         // A setter's past time that a later step moved to the future did
@@ -272,25 +277,25 @@ impl Cx<'_> {
         };
         let v = DAY_KEYS.get(wd).and_then(|k| o.get(*k));
         let sel = truthy(v);
-        if sel {
-            if let Some(Value::String(s)) = v {
-                if looks_false(s) {
-                    self.quirks.push(Quirk::FalseStringIsTrue);
-                }
-            }
+        if let Some(Value::String(s)) = v
+            && sel
+            && looks_false(s)
+        {
+            self.quirks.push(Quirk::FalseStringIsTrue);
         }
         sel
     }
 
-    /// `calculateNextExecutionTime` (SchedulerService.ts lines 223–395).
+    /// `calculateNextExecutionTime` (SchedulerService.ts lines 224–395; the
+    /// `L…` in the comments below are lines of that file).
     fn calculate(&mut self) -> Calc {
         let s = self.s;
         let now = self.now;
-        // `if (!schedule.timeInterval || !schedule.timeUnit) return null;`
+        // L225 `if (!schedule.timeInterval || !schedule.timeUnit) return null;`
         if !truthy(s.get("timeInterval")) || !truthy(s.get("timeUnit")) {
             return Calc::Null("it has no timeInterval or timeUnit");
         }
-        // `${schedule.startDate || new Date().toISOString().split('T')[0]}T${schedule.startDate
+        // L230–232 `${schedule.startDate || new Date().toISOString().split('T')[0]}T${schedule.startDate
         //    ? schedule.startHour : new Date().getHours().toString().padStart(2, '0')}:${schedule.startMinute || '00'}:00`
         let has_start_date = truthy(s.get("startDate"));
         // `new Date().toISOString()` throws for an out-of-range clock.
@@ -312,7 +317,7 @@ impl Cx<'_> {
         let start = parse_date(&start_str, self.tz);
         let utc_date_differs = !has_start_date && iso_date(now) != local_iso_date(now, self.tz);
 
-        // `if (now < startDateTime) return startDateTime;`
+        // L236 `if (now < startDateTime) return startDateTime;`
         if now < start {
             if utc_date_differs {
                 self.quirks.push(Quirk::UtcDefaultStartDate);
@@ -328,11 +333,11 @@ impl Cx<'_> {
             }
             return Calc::Date(start);
         }
-        // `const interval = parseInt(schedule.timeInterval);` (its quirk is
+        // L242 `const interval = parseInt(schedule.timeInterval);` (its quirk is
         // noted below, where the interval is actually used)
         let (interval, interval_whole) = parse_int(&template(s.get("timeInterval")));
 
-        // `if ((schedule.lastExecutionTime || schedule.lastSkippedTime) && !schedule.startDate)`
+        // L250 `if ((schedule.lastExecutionTime || schedule.lastSkippedTime) && !schedule.startDate)`
         let from_start;
         let reference = if (truthy(s.get("lastExecutionTime")) || truthy(s.get("lastSkippedTime")))
             && !has_start_date
@@ -348,7 +353,7 @@ impl Cx<'_> {
             } else {
                 0.0
             };
-            // `lastExecutionDate.getTime() >= lastSkippedDate.getTime()`; NaN → false.
+            // L256 `lastExecutionDate.getTime() >= lastSkippedDate.getTime()`; NaN → false.
             if le >= ls { le } else { ls }
         } else {
             from_start = true;
@@ -364,10 +369,11 @@ impl Cx<'_> {
         }
 
         let mut next = reference;
-        // `if (now > nextTime)`
+        // L271 `if (now > nextTime)`
         if now > next {
             let diff = now - next;
-            // `switch (schedule.timeUnit)` compares with ===.
+            // L275–284 `switch (schedule.timeUnit)` compares with ===; f64
+            // products left to right as in `interval * 60 * 1000`.
             let unit = s.get("timeUnit").and_then(Value::as_str);
             let interval_ms = match unit {
                 Some("minute") => interval * 60.0 * 1000.0,
@@ -378,9 +384,9 @@ impl Cx<'_> {
             if !interval.is_nan() && !interval_whole {
                 self.quirks.push(Quirk::LenientParseInt);
             }
-            // `const periods = Math.ceil(diffMs / intervalMs);`
+            // L287 `const periods = Math.ceil(diffMs / intervalMs);`
             let periods = (diff / interval_ms).ceil();
-            // `nextTime = new Date(nextTime.getTime() + (periods * intervalMs));`
+            // L288 `nextTime = new Date(nextTime.getTime() + (periods * intervalMs));`
             let added = time_clip(next + periods * interval_ms);
             if unit == Some("day")
                 && periods != 0.0
@@ -389,14 +395,16 @@ impl Cx<'_> {
             {
                 self.quirks.push(Quirk::DayIntervalDrifts);
             }
-            // `nextTime.setSeconds(0);`
+            // L289 `nextTime.setSeconds(0);`
             next = self.set_seconds0(added);
-            // `if (now > nextTime) nextTime.setMinutes(nextTime.getMinutes() + 1);`
+            // L290–291 `if (now > nextTime) nextTime.setMinutes(nextTime.getMinutes() + 1);`
             if now > next {
                 let m = min_from_time(local_time(next, self.tz));
                 next = self.set_minutes(next, m + 1.0);
             }
         }
+        // L297 `if (schedule.selectedDays && Object.values(..).some(Boolean))`;
+        // L303–391: up to 7 days, `getDay()` of the local time.
         if self.day_filter_active() {
             if next.is_nan() {
                 // getDay() of an Invalid Date is NaN: no day ever matches.
@@ -407,7 +415,9 @@ impl Cx<'_> {
             let mut days_checked = 0;
             while days_checked < 7 {
                 if self.day_selected(next) {
-                    // `if (nextTime && nextTime <= now)` — recalculate from now.
+                    // L312 `if (nextTime && nextTime <= now)` — recalculate from now
+                    // (L334–366; the interval computed at L316–329 is only
+                    // used in the dead `else` branch at L368).
                     if next <= now {
                         // Only now, startHour/startMinute and the selected
                         // days shape this result.
@@ -436,7 +446,7 @@ impl Cx<'_> {
                     }
                     return Calc::Date(next);
                 }
-                // `nextTime.setDate(nextTime.getDate() + 1);
+                // L381–385 `nextTime.setDate(nextTime.getDate() + 1);
                 //  nextTime.setHours(parseInt(schedule.startHour || '0'));
                 //  nextTime.setMinutes(parseInt(schedule.startMinute || '0'));
                 //  nextTime.setSeconds(0);`
@@ -614,7 +624,7 @@ pub fn js_number_to_string(x: f64) -> String {
     } else if -6 < n && n <= 0 {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
-        let es = if n - 1 >= 0 { "+" } else { "-" };
+        let es = if n > 0 { "+" } else { "-" };
         let ea = (n - 1).abs();
         if k == 1 {
             format!("{digits}e{es}{ea}")
