@@ -132,6 +132,8 @@ function instantField(now) {
     () => new RealDate(now - int(0, 10 * 86400) * 1000 - int(0, 999)).toISOString(),
     () => new RealDate(now - int(0, 3 * 3600) * 1000 - int(0, 999)).toISOString(),
     () => new RealDate(now + int(0, 3600) * 1000).toISOString(),
+    // exactly now: Roo's "in the past on a selected day" recalculation
+    () => new RealDate(now).toISOString(),
     () => new RealDate(now - int(0, 400) * 86400000).toISOString().replace(/\.\d+Z$/, 'Z'),
     () => pick(['1800-01-01T00:00:00Z', '1970-01-01T00:00:00.000Z', 'garbage', 'null', 'undefined',
       '2026-11-18T09:00:00', '2026-10-25T02:30:00', '2026-03-29T02:30:00', '2026-11-18', '+275760-09-13T00:00:00Z',
