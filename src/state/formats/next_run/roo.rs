@@ -18,6 +18,11 @@
 //! `scripts/roo-differential.sh` compares this module with a verbatim copy
 //! of Roo's functions under node on random schedules.
 
+// The `roo` next-run rules are wired into the next-run selection in
+// `mod.rs` separately; until then only the tests and the differential
+// script call this module.
+#![cfg_attr(not(test), allow(dead_code))]
+
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -136,12 +141,12 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
         never_runs: None,
         quirks: Vec::new(),
     };
-    // `if (schedule.active === false) return;` — only the JSON boolean.
+    // L169 `if (schedule.active === false) return;` — only the JSON boolean.
     if schedule.get("active") == Some(&Value::Bool(false)) {
         out.never_runs = Some("it is inactive (active is false)");
         return out;
     }
-    // `if (schedule.scheduleType === 'time')` — strict equality.
+    // L174 `if (schedule.scheduleType === 'time')` — strict equality.
     if schedule.get("scheduleType").and_then(Value::as_str) != Some("time") {
         out.never_runs = Some("its scheduleType is not \"time\"");
         out.quirks.push(Quirk::NotTimeSchedule);
@@ -150,12 +155,18 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
     let next = match cx.calculate() {
         Calc::Null(why) => {
             out.never_runs = Some(why);
-            out.quirks = cx.quirks;
+            out.quirks = dedup(cx.quirks);
+            return out;
+        }
+        Calc::Throws => {
+            out.next = RooNext::Invalid;
+            out.timer_setup_throws = true;
+            out.never_runs = Some("the clock is out of range and Roo's timer set-up throws");
             return out;
         }
         Calc::Date(t) => t,
     };
-    // `if (schedule.expirationDate) expirationDateTime = new Date(
+    // L185–189 `if (schedule.expirationDate) expirationDateTime = new Date(
     //   `${expirationDate}T${expirationHour || '23'}:${expirationMinute || '59'}:00`)`
     if truthy(schedule.get("expirationDate")) {
         let s = format!(
@@ -165,22 +176,22 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
             or_default(schedule.get("expirationMinute"), "59"),
         );
         let exp = parse_date(&s, tz);
-        // `nextExecutionTime > expirationDateTime` — NaN compares false.
+        // L192 `nextExecutionTime > expirationDateTime` — NaN compares false.
         if next > exp {
             out.expires = true;
         }
     }
     if next.is_nan() {
-        // `nextExecutionTime?.toISOString()` throws a RangeError.
+        // L200 `nextExecutionTime?.toISOString()` throws a RangeError.
         out.next = RooNext::Invalid;
         out.timer_setup_throws = true;
         out.never_runs = Some("Roo computes an Invalid Date and its timer set-up throws");
-        out.quirks = cx.quirks;
+        out.quirks = dedup(cx.quirks);
         return out;
     }
     // A valid time value is an integer within ±8.64e15, so this is exact.
     out.next = RooNext::At(next as i64);
-    // `const delay = nextExecutionTime.getTime() - Date.now(); if (delay <= 0)`
+    // L208–209 `const delay = nextExecutionTime.getTime() - Date.now(); if (delay <= 0)`
     out.runs_immediately = next - cx.now <= 0.0;
     if !out.runs_immediately {
         // A setter's past time that a later step moved to the future did
@@ -190,13 +201,18 @@ pub fn roo_next(schedule: &Map<String, Value>, now_ms: i64, tz: &TimeZone) -> Ro
     if next.rem_euclid(1000.0) != 0.0 {
         cx.quirks.push(Quirk::KeepsMilliseconds);
     }
-    let mut quirks = Vec::new();
-    for q in cx.quirks {
-        if !quirks.contains(&q) {
-            quirks.push(q);
+    out.quirks = dedup(cx.quirks);
+    out
+}
+
+/// The quirks in first-seen order, each once.
+fn dedup(quirks: Vec<Quirk>) -> Vec<Quirk> {
+    let mut out = Vec::new();
+    for q in quirks {
+        if !out.contains(&q) {
+            out.push(q);
         }
     }
-    out.quirks = quirks;
     out
 }
 
@@ -205,6 +221,8 @@ enum Calc {
     Null(&'static str),
     /// A Date (possibly Invalid: NaN).
     Date(f64),
+    /// `new Date().toISOString()` throws (a clock beyond ±8.64e15 ms).
+    Throws,
 }
 
 struct Cx<'a> {
@@ -257,33 +275,33 @@ impl Cx<'_> {
         let Some(Value::Object(o)) = self.get("selectedDays") else {
             return false;
         };
-        let v = o.get(DAY_KEYS[wd]);
+        let v = DAY_KEYS.get(wd).and_then(|k| o.get(*k));
         let sel = truthy(v);
-        if sel {
-            if let Some(Value::String(s)) = v {
-                if looks_false(s) {
-                    self.quirks.push(Quirk::FalseStringIsTrue);
-                }
-            }
+        if let Some(Value::String(s)) = v
+            && sel
+            && looks_false(s)
+        {
+            self.quirks.push(Quirk::FalseStringIsTrue);
         }
         sel
     }
 
-    /// `calculateNextExecutionTime` (SchedulerService.ts lines 223–395).
+    /// `calculateNextExecutionTime` (SchedulerService.ts lines 224–395; the
+    /// `L…` in the comments below are lines of that file).
     fn calculate(&mut self) -> Calc {
         let s = self.s;
         let now = self.now;
-        // `if (!schedule.timeInterval || !schedule.timeUnit) return null;`
+        // L225 `if (!schedule.timeInterval || !schedule.timeUnit) return null;`
         if !truthy(s.get("timeInterval")) || !truthy(s.get("timeUnit")) {
             return Calc::Null("it has no timeInterval or timeUnit");
         }
-        // `new Date().toISOString()` throws for an out-of-range clock.
-        if now.is_nan() {
-            return Calc::Null("the clock is out of range");
-        }
-        // `${schedule.startDate || new Date().toISOString().split('T')[0]}T${schedule.startDate
+        // L230–232 `${schedule.startDate || new Date().toISOString().split('T')[0]}T${schedule.startDate
         //    ? schedule.startHour : new Date().getHours().toString().padStart(2, '0')}:${schedule.startMinute || '00'}:00`
         let has_start_date = truthy(s.get("startDate"));
+        // `new Date().toISOString()` throws for an out-of-range clock.
+        if !has_start_date && now.is_nan() {
+            return Calc::Throws;
+        }
         let (date_part, hour_part) = if has_start_date {
             (template(s.get("startDate")), template(s.get("startHour")))
         } else {
@@ -299,7 +317,7 @@ impl Cx<'_> {
         let start = parse_date(&start_str, self.tz);
         let utc_date_differs = !has_start_date && iso_date(now) != local_iso_date(now, self.tz);
 
-        // `if (now < startDateTime) return startDateTime;`
+        // L236 `if (now < startDateTime) return startDateTime;`
         if now < start {
             if utc_date_differs {
                 self.quirks.push(Quirk::UtcDefaultStartDate);
@@ -315,11 +333,11 @@ impl Cx<'_> {
             }
             return Calc::Date(start);
         }
-        // `const interval = parseInt(schedule.timeInterval);` (its quirk is
+        // L242 `const interval = parseInt(schedule.timeInterval);` (its quirk is
         // noted below, where the interval is actually used)
         let (interval, interval_whole) = parse_int(&template(s.get("timeInterval")));
 
-        // `if ((schedule.lastExecutionTime || schedule.lastSkippedTime) && !schedule.startDate)`
+        // L250 `if ((schedule.lastExecutionTime || schedule.lastSkippedTime) && !schedule.startDate)`
         let from_start;
         let reference = if (truthy(s.get("lastExecutionTime")) || truthy(s.get("lastSkippedTime")))
             && !has_start_date
@@ -335,7 +353,7 @@ impl Cx<'_> {
             } else {
                 0.0
             };
-            // `lastExecutionDate.getTime() >= lastSkippedDate.getTime()`; NaN → false.
+            // L256 `lastExecutionDate.getTime() >= lastSkippedDate.getTime()`; NaN → false.
             if le >= ls { le } else { ls }
         } else {
             from_start = true;
@@ -351,10 +369,11 @@ impl Cx<'_> {
         }
 
         let mut next = reference;
-        // `if (now > nextTime)`
+        // L271 `if (now > nextTime)`
         if now > next {
             let diff = now - next;
-            // `switch (schedule.timeUnit)` compares with ===.
+            // L275–284 `switch (schedule.timeUnit)` compares with ===; f64
+            // products left to right as in `interval * 60 * 1000`.
             let unit = s.get("timeUnit").and_then(Value::as_str);
             let interval_ms = match unit {
                 Some("minute") => interval * 60.0 * 1000.0,
@@ -365,9 +384,9 @@ impl Cx<'_> {
             if !interval.is_nan() && !interval_whole {
                 self.quirks.push(Quirk::LenientParseInt);
             }
-            // `const periods = Math.ceil(diffMs / intervalMs);`
+            // L287 `const periods = Math.ceil(diffMs / intervalMs);`
             let periods = (diff / interval_ms).ceil();
-            // `nextTime = new Date(nextTime.getTime() + (periods * intervalMs));`
+            // L288 `nextTime = new Date(nextTime.getTime() + (periods * intervalMs));`
             let added = time_clip(next + periods * interval_ms);
             if unit == Some("day")
                 && periods != 0.0
@@ -376,20 +395,33 @@ impl Cx<'_> {
             {
                 self.quirks.push(Quirk::DayIntervalDrifts);
             }
-            // `nextTime.setSeconds(0);`
+            // L289 `nextTime.setSeconds(0);`
             next = self.set_seconds0(added);
-            // `if (now > nextTime) nextTime.setMinutes(nextTime.getMinutes() + 1);`
+            // L290–291 `if (now > nextTime) nextTime.setMinutes(nextTime.getMinutes() + 1);`
             if now > next {
                 let m = min_from_time(local_time(next, self.tz));
                 next = self.set_minutes(next, m + 1.0);
             }
         }
+        // L297 `if (schedule.selectedDays && Object.values(..).some(Boolean))`;
+        // L303–391: up to 7 days, `getDay()` of the local time.
         if self.day_filter_active() {
+            if next.is_nan() {
+                // getDay() of an Invalid Date is NaN: no day ever matches.
+                return Calc::Null(
+                    "its next time is an Invalid Date, which matches no selected day",
+                );
+            }
             let mut days_checked = 0;
             while days_checked < 7 {
                 if self.day_selected(next) {
-                    // `if (nextTime && nextTime <= now)` — recalculate from now.
+                    // L312 `if (nextTime && nextTime <= now)` — recalculate from now
+                    // (L334–366; the interval computed at L316–329 is only
+                    // used in the dead `else` branch at L368).
                     if next <= now {
+                        // Only now, startHour/startMinute and the selected
+                        // days shape this result.
+                        self.quirks.clear();
                         let mut n = now;
                         let h = self.parse_int_field("startHour", Some("0"));
                         n = self.set_hours(n, h);
@@ -414,11 +446,14 @@ impl Cx<'_> {
                     }
                     return Calc::Date(next);
                 }
-                // `nextTime.setDate(nextTime.getDate() + 1);
+                // L381–385 `nextTime.setDate(nextTime.getDate() + 1);
                 //  nextTime.setHours(parseInt(schedule.startHour || '0'));
                 //  nextTime.setMinutes(parseInt(schedule.startMinute || '0'));
                 //  nextTime.setSeconds(0);`
                 next = set_date_plus_one(next, self.tz);
+                // The time of day now comes from startHour/startMinute, so
+                // the 24-hour drift no longer shows.
+                self.quirks.retain(|q| *q != Quirk::DayIntervalDrifts);
                 let h = self.parse_int_field("startHour", Some("0"));
                 next = self.set_hours(next, h);
                 let m = self.parse_int_field("startMinute", Some("0"));
@@ -589,7 +624,7 @@ pub fn js_number_to_string(x: f64) -> String {
     } else if -6 < n && n <= 0 {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
-        let es = if n - 1 >= 0 { "+" } else { "-" };
+        let es = if n > 0 { "+" } else { "-" };
         let ea = (n - 1).abs();
         if k == 1 {
             format!("{digits}e{es}{ea}")
@@ -878,148 +913,768 @@ fn local_iso_date(t: f64, tz: &TimeZone) -> String {
 // ---------------------------------------------------------------------------
 // Date.parse
 
-/// `new Date(string)` as V8 parses it (verified against node 20):
+/// `new Date(string)` / `Date.parse` as V8 (node 20) does it: first the ES
+/// date-time string format, and where that does not match, V8's legacy
+/// ("Safari-compatible") parser. Both are reimplemented here from their
+/// observable behaviour (src/date/dateparser*.{h,cc} in V8), and every rule
+/// below was checked against node:
 ///
-/// * The ES date-time string format: `YYYY`, `±YYYYYY` (not `-000000`),
-///   optionally `-MM` (01–12) and then `-DD` (01–31 in every month: V8 lets
-///   the day overflow into the next month, so `2026-02-30` is March 2).
-/// * A date alone (optionally followed by `Z`) is UTC.
-/// * `T` or `t`, then `HH:mm` with exactly two digits each (hour 00–24,
-///   minute 00–59), optionally `:ss` (00–59) and `.` with one or more digits
-///   (the first three are the milliseconds, the rest ignored); `24` only as
-///   `24:00`, `24:00:00` or with all-zero fraction (the next day's midnight).
-/// * Then `Z`/`z`, `±HH:mm` or `±HHmm` (hour 00–23, minute 00–59), or
-///   nothing: local time of the zone (gap → offset before the transition,
-///   repeated hour → earlier instant).
-/// * The result is TimeClip'd (±8.64e15 ms).
+/// ES format (`[+|-YY]YYYY[-MM[-DD]][THH:mm[:ss[.s+]][Z|±HH:mm|±HHmm]]`):
+/// * the year is exactly 4 digits or a sign and exactly 6 (not `-000000`);
+///   month 01–12; day 01–31 in every month (`2026-02-30` is March 2, the
+///   overflow carries like MakeDay);
+/// * a date alone is UTC; a date-time without offset is local time (gap →
+///   offset before the transition, repeated hour → earlier instant);
+/// * once a `T`/`t` follows a valid date the rest must be valid ES time or
+///   the result is Invalid (no legacy fallback): `T9:45:00`, `T:45:00`,
+///   `T009:45:00`, `Tundefined:00:00`, `T25:00:00`, `T09:60:00`, `T1.5:00:00`,
+///   trailing whitespace — all Invalid; hour 24 only as `24:00[:00[.0…]]`;
+/// * fraction: any number of digits; V8 takes the value of the first nine
+///   significant digits (leading zeros skipped) and scales it by the digit
+///   count (capped at 9), so `.0483` is 48 ms but `.0001234567890` is 123.
 ///
-/// Everything else is an Invalid Date here. V8 falls back to its legacy
-/// parser for strings that are not ES format; for the shapes that Roo's
-/// built strings take (`${date}T${hour}:${minute}:00`) that fallback yields
-/// Invalid Date too: one- or three-digit hour or minute (`T9:45:00`), an
-/// empty hour (`T:45:00`), `undefined`/`null`, hour 25, minute 60, month 13,
-/// day 00 or 32, leading/trailing or inner whitespace, `1.5` as hour, `+1`
-/// or `-1` as hour, `[object Object]` as date. NOT implemented (Invalid here,
-/// a date in V8): free-form legacy strings as a whole field value, e.g.
-/// `2026-11-18 09:45:00` (space instead of T), `Wed Nov 18 2026`, `02026-11-18`,
-/// `2026-011-18`, bare numbers like `12` or `1.5`.
+/// Legacy parser (whatever the ES format did not consume; e.g. a date with a
+/// space instead of `T`, `02026-11-18`, `abcT:1.5:00`, `Nov 18 2026`):
+/// * tokens: numbers (value of the first 9 digits after leading zeros), `:` `-` `+` `.` `)`,
+///   words (runs of characters ≥ 'A' that are not whitespace; known if their
+///   first three letters are a month name — any length — or exactly `am`,
+///   `pm`, `ut`, `utc`, `z`, `gmt`, `cdt`…`pst`, `t`), whitespace,
+///   parenthesised text (skipped), anything else (ignored); NUL ends input;
+/// * `n:` is a time component, `n::` an hour with minute 0, `n.` followed by
+///   a number hour/minute/second plus milliseconds; a number when the time
+///   expects minutes/seconds/milliseconds finishes the time (and must be
+///   followed by the end, whitespace, `Z` or a sign); any other number is a
+///   day component (at most 3); a sign after a time or `UTC` starts an offset;
+/// * unknown words before the first number are ignored, after it Invalid;
+/// * date components: year-month-day if the first is not 1–31, else
+///   month-day-year; a missing year is 2000, years 0–49 / 50–99 are
+///   2000+ / 1900+; month 1–12 and day 1–31 required;
+/// * the time needs hour 0–23 (or 24:00:00.000), minute and second 0–59;
+///   `am`/`pm` need hour 0–12;
+/// * no offset → local time, else the offset.
+///
+/// The result is TimeClip'd (±8.64e15 ms); a local time beyond ±(8.64e15 +
+/// 10 days) is Invalid before conversion, as in V8.
 pub fn parse_date(s: &str, tz: &TimeZone) -> f64 {
-    parse_es(s.as_bytes(), tz).unwrap_or(f64::NAN)
-}
-
-fn digits_n(b: &[u8], pos: &mut usize, n: usize) -> Option<i64> {
-    let end = pos.checked_add(n)?;
-    let part = b.get(*pos..end)?;
-    if !part.iter().all(u8::is_ascii_digit) {
-        return None;
+    let units: Vec<u16> = s.encode_utf16().collect();
+    let Some(f) = v8_parse(&units) else {
+        return f64::NAN;
+    };
+    let day = make_day(f64::from(f.year), f64::from(f.month0), f64::from(f.day));
+    let time = make_time(
+        f64::from(f.hour),
+        f64::from(f.minute),
+        f64::from(f.second),
+        f64::from(f.ms),
+    );
+    let date = make_date(day, time);
+    match f.offset_s {
+        None => {
+            if date.is_nan() || date.abs() > MAX_LOCAL {
+                return f64::NAN;
+            }
+            utc_from_local(date, tz)
+        }
+        Some(o) => {
+            let d = date - f64::from(o) * 1000.0;
+            if d.is_nan() || d.abs() > MAX_TIME {
+                return f64::NAN;
+            }
+            time_clip(d)
+        }
     }
-    *pos = end;
-    Some(part.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
 }
 
-fn parse_es(b: &[u8], tz: &TimeZone) -> Option<f64> {
-    let mut p = 0usize;
-    let year = match b.first()? {
-        c @ (b'+' | b'-') => {
-            p = 1;
-            let y = digits_n(b, &mut p, 6)?;
-            if *c == b'-' {
-                if y == 0 {
-                    return None;
+/// MakeDay as V8 computes it: years outside ±1,000,000 or months outside
+/// ±10,000,000 give NaN; the month carries into the year.
+fn make_day(year: f64, month: f64, date: f64) -> f64 {
+    if !((-1_000_000.0..=1_000_000.0).contains(&year)
+        && (-10_000_000.0..=10_000_000.0).contains(&month)
+        && date.is_finite())
+    {
+        return f64::NAN;
+    }
+    let mut y = year as i64;
+    let mut m = month as i64;
+    y += m / 12;
+    m %= 12;
+    if m < 0 {
+        m += 12;
+        y -= 1;
+    }
+    (days_from_civil(y, m + 1, 1) - 1) as f64 + date.trunc()
+}
+
+/// The fields V8's parser produces.
+struct Fields {
+    year: i32,
+    /// 0-based.
+    month0: i32,
+    day: i32,
+    hour: i32,
+    minute: i32,
+    second: i32,
+    ms: i32,
+    /// UTC offset in seconds; `None`: local time.
+    offset_s: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kw {
+    Invalid,
+    Month,
+    TzName,
+    TimeSep,
+    AmPm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Invalid,
+    Unknown,
+    Number { value: i32, len: usize },
+    Symbol(u8),
+    WhiteSpace,
+    End,
+    Keyword { kind: Kw, value: i32, len: usize },
+}
+
+impl Tok {
+    fn is_number(self) -> bool {
+        matches!(self, Tok::Number { .. })
+    }
+    fn number(self) -> i32 {
+        match self {
+            Tok::Number { value, .. } => value,
+            _ => 0,
+        }
+    }
+    fn len(self) -> usize {
+        match self {
+            Tok::Number { len, .. } | Tok::Keyword { len, .. } => len,
+            _ => 1,
+        }
+    }
+    fn is_fixed_number(self, n: usize) -> bool {
+        matches!(self, Tok::Number { len, .. } if len == n)
+    }
+    fn is_symbol(self, c: u8) -> bool {
+        self == Tok::Symbol(c)
+    }
+    fn is_sign(self) -> bool {
+        self.is_symbol(b'+') || self.is_symbol(b'-')
+    }
+    /// 1 for '+', -1 for '-'.
+    fn sign(self) -> i32 {
+        if self.is_symbol(b'-') { -1 } else { 1 }
+    }
+    fn is_keyword_z(self) -> bool {
+        matches!(
+            self,
+            Tok::Keyword {
+                kind: Kw::TzName,
+                value: 0,
+                len: 1
+            }
+        )
+    }
+    fn is_kind(self, k: Kw) -> bool {
+        matches!(self, Tok::Keyword { kind, .. } if kind == k)
+    }
+}
+
+/// Keywords: (three-letter lower-case prefix, kind, value). Entries shorter
+/// than three letters are NUL-padded, so they only match words of their own
+/// length; a word longer than three letters only matches a month.
+const KEYWORDS: [(&[u8; 3], Kw, i32); 27] = [
+    (b"jan", Kw::Month, 1),
+    (b"feb", Kw::Month, 2),
+    (b"mar", Kw::Month, 3),
+    (b"apr", Kw::Month, 4),
+    (b"may", Kw::Month, 5),
+    (b"jun", Kw::Month, 6),
+    (b"jul", Kw::Month, 7),
+    (b"aug", Kw::Month, 8),
+    (b"sep", Kw::Month, 9),
+    (b"oct", Kw::Month, 10),
+    (b"nov", Kw::Month, 11),
+    (b"dec", Kw::Month, 12),
+    (b"am\0", Kw::AmPm, 0),
+    (b"pm\0", Kw::AmPm, 12),
+    (b"ut\0", Kw::TzName, 0),
+    (b"utc", Kw::TzName, 0),
+    (b"z\0\0", Kw::TzName, 0),
+    (b"gmt", Kw::TzName, 0),
+    (b"cdt", Kw::TzName, -5),
+    (b"cst", Kw::TzName, -6),
+    (b"edt", Kw::TzName, -4),
+    (b"est", Kw::TzName, -5),
+    (b"mdt", Kw::TzName, -6),
+    (b"mst", Kw::TzName, -7),
+    (b"pdt", Kw::TzName, -7),
+    (b"pst", Kw::TzName, -8),
+    (b"t\0\0", Kw::TimeSep, 0),
+];
+
+fn lookup_keyword(prefix: [u32; 3], len: usize) -> (Kw, i32) {
+    for (name, kind, value) in KEYWORDS {
+        let same = name.iter().zip(prefix).all(|(a, b)| u32::from(*a) == b);
+        if same && (len <= 3 || kind == Kw::Month) {
+            return (kind, value);
+        }
+    }
+    (Kw::Invalid, 0)
+}
+
+/// ECMAScript WhiteSpace or LineTerminator, as a UTF-16 unit.
+fn is_ws_unit(c: u32) -> bool {
+    char::from_u32(c).is_some_and(is_js_space)
+}
+
+/// Reads UTF-16 units; NUL (or the end) is the end of input.
+struct Reader<'a> {
+    s: &'a [u16],
+    idx: usize,
+    ch: u32,
+}
+
+impl<'a> Reader<'a> {
+    fn new(s: &'a [u16]) -> Self {
+        let mut r = Reader { s, idx: 0, ch: 0 };
+        r.next();
+        r
+    }
+    fn next(&mut self) {
+        self.ch = self.s.get(self.idx).map_or(0, |u| u32::from(*u));
+        self.idx += 1;
+    }
+    fn is_digit(&self) -> bool {
+        (u32::from(b'0')..=u32::from(b'9')).contains(&self.ch)
+    }
+    fn is_word_char(&self) -> bool {
+        self.ch >= u32::from(b'A') && !is_ws_unit(self.ch)
+    }
+    fn skip(&mut self, c: u8) -> bool {
+        if self.ch == u32::from(c) {
+            self.next();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Scanner<'a> {
+    r: Reader<'a>,
+    peeked: Tok,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(s: &'a [u16]) -> Self {
+        let mut r = Reader::new(s);
+        let peeked = Self::scan(&mut r);
+        Scanner { r, peeked }
+    }
+    fn scan(r: &mut Reader<'_>) -> Tok {
+        let pre = r.idx;
+        if r.ch == 0 {
+            return Tok::End;
+        }
+        if r.is_digit() {
+            // Leading zeros are skipped; they count for the length only.
+            while r.ch == u32::from(b'0') {
+                r.next();
+            }
+            let mut n: i32 = 0;
+            let mut i = 0;
+            while r.is_digit() {
+                if i < 9 {
+                    n = n * 10 + (r.ch - u32::from(b'0')) as i32;
                 }
-                -y
-            } else {
-                y
+                i += 1;
+                r.next();
+            }
+            return Tok::Number {
+                value: n,
+                len: r.idx - pre,
+            };
+        }
+        for c in [b':', b'-', b'+', b'.', b')'] {
+            if r.skip(c) {
+                return Tok::Symbol(c);
             }
         }
-        _ => digits_n(b, &mut p, 4)?,
-    };
-    let mut month = 1;
-    let mut day = 1;
-    if b.get(p) == Some(&b'-') {
-        p += 1;
-        month = digits_n(b, &mut p, 2)?;
-        if !(1..=12).contains(&month) {
+        if r.is_word_char() {
+            let mut prefix = [0u32; 3];
+            let mut len = 0usize;
+            while r.is_word_char() {
+                if let Some(p) = prefix.get_mut(len) {
+                    *p = r.ch | 0x20;
+                }
+                len += 1;
+                r.next();
+            }
+            let (kind, value) = lookup_keyword(prefix, len);
+            return Tok::Keyword { kind, value, len };
+        }
+        if is_ws_unit(r.ch) {
+            r.next();
+            return Tok::WhiteSpace;
+        }
+        if r.ch == u32::from(b'(') {
+            let mut balance = 0i64;
+            loop {
+                if r.ch == u32::from(b')') {
+                    balance -= 1;
+                } else if r.ch == u32::from(b'(') {
+                    balance += 1;
+                }
+                r.next();
+                if !(balance > 0 && r.ch != 0) {
+                    break;
+                }
+            }
+            return Tok::Unknown;
+        }
+        r.next();
+        Tok::Unknown
+    }
+    fn next(&mut self) -> Tok {
+        let t = self.peeked;
+        self.peeked = Self::scan(&mut self.r);
+        t
+    }
+    fn peek(&self) -> Tok {
+        self.peeked
+    }
+    fn skip_symbol(&mut self, c: u8) -> bool {
+        if self.peeked.is_symbol(c) {
+            self.peeked = Self::scan(&mut self.r);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn between(x: i32, lo: i32, hi: i32) -> bool {
+    (lo..=hi).contains(&x)
+}
+fn is_minute(x: i32) -> bool {
+    between(x, 0, 59)
+}
+fn is_hour(x: i32) -> bool {
+    between(x, 0, 23)
+}
+fn is_ms(x: i32) -> bool {
+    between(x, 0, 999)
+}
+fn is_month(x: i32) -> bool {
+    between(x, 1, 12)
+}
+fn is_day(x: i32) -> bool {
+    between(x, 1, 31)
+}
+
+#[derive(Default)]
+struct DayComp {
+    comp: [i32; 3],
+    index: usize,
+    named_month: Option<i32>,
+    iso: bool,
+}
+
+impl DayComp {
+    fn add(&mut self, n: i32) -> bool {
+        match self.comp.get_mut(self.index) {
+            Some(c) => {
+                *c = n;
+                self.index += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    fn write(&mut self) -> Option<(i32, i32, i32)> {
+        if self.index < 1 {
             return None;
         }
-        if b.get(p) == Some(&b'-') {
-            p += 1;
-            day = digits_n(b, &mut p, 2)?;
-            if !(1..=31).contains(&day) {
-                return None;
-            }
+        while self.index < 3 {
+            self.comp[self.index] = 1;
+            self.index += 1;
         }
-    }
-    // Day overflow (day 31 in a 30-day month) carries like MakeDay.
-    let days = days_from_civil(year, month, 1) + day - 1;
-    let date_ms = (days as f64) * MS_PER_DAY;
-    match b.get(p) {
-        None => return Some(time_clip(date_ms)),
-        Some(b'Z' | b'z') if p + 1 == b.len() => return Some(time_clip(date_ms)),
-        Some(b'T' | b't') => p += 1,
-        _ => return None,
-    }
-    let h = digits_n(b, &mut p, 2)?;
-    if b.get(p) != Some(&b':') {
-        return None;
-    }
-    p += 1;
-    let mi = digits_n(b, &mut p, 2)?;
-    let mut sec = 0;
-    let mut ms = 0;
-    let mut frac_nonzero = false;
-    if b.get(p) == Some(&b':') {
-        p += 1;
-        sec = digits_n(b, &mut p, 2)?;
-        if b.get(p) == Some(&b'.') {
-            p += 1;
-            let start = p;
-            while b.get(p).is_some_and(u8::is_ascii_digit) {
-                let d = i64::from(b[p] - b'0');
-                if p - start < 3 {
-                    ms += d * [100, 10, 1][p - start];
+        let c = self.comp;
+        let (mut year, month, day) = match self.named_month {
+            None => {
+                if self.iso || !is_day(c[0]) {
+                    (c[0], c[1], c[2])
+                } else {
+                    (c[2], c[0], c[1])
                 }
-                frac_nonzero |= d != 0;
-                p += 1;
             }
-            if p == start {
-                return None;
+            // index is always 3 here, so V8's "index == 1" branch (MD or DM)
+            // never applies.
+            Some(m) => {
+                if !is_day(c[0]) {
+                    (c[0], m, c[1])
+                } else {
+                    (c[1], m, c[0])
+                }
             }
+        };
+        if !self.iso {
+            if between(year, 0, 49) {
+                year += 2000;
+            } else if between(year, 50, 99) {
+                year += 1900;
+            }
+        }
+        if !is_month(month) || !is_day(day) {
+            return None;
+        }
+        Some((year, month - 1, day))
+    }
+}
+
+#[derive(Default)]
+struct TimeComp {
+    comp: [i32; 4],
+    index: usize,
+    hour_offset: Option<i32>,
+}
+
+impl TimeComp {
+    fn is_empty(&self) -> bool {
+        self.index == 0
+    }
+    fn is_expecting(&self, n: i32) -> bool {
+        (self.index == 1 && is_minute(n))
+            || (self.index == 2 && is_minute(n))
+            || (self.index == 3 && is_ms(n))
+    }
+    fn add(&mut self, n: i32) -> bool {
+        match self.comp.get_mut(self.index) {
+            Some(c) => {
+                *c = n;
+                self.index += 1;
+                true
+            }
+            None => false,
         }
     }
-    if h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi != 0 || sec != 0 || frac_nonzero)) {
-        return None;
-    }
-    let time_ms = (((h * 60 + mi) * 60 + sec) * 1000 + ms) as f64;
-    let local = date_ms + time_ms;
-    let offset_min = match b.get(p) {
-        None => None,
-        Some(b'Z' | b'z') => {
-            p += 1;
-            Some(0)
+    fn add_final(&mut self, n: i32) -> bool {
+        if !self.add(n) {
+            return false;
         }
-        Some(c @ (b'+' | b'-')) => {
-            let neg = *c == b'-';
-            p += 1;
-            let oh = digits_n(b, &mut p, 2)?;
-            if b.get(p) == Some(&b':') {
-                p += 1;
-            }
-            let om = digits_n(b, &mut p, 2)?;
-            if oh > 23 || om > 59 {
+        while self.index < 4 {
+            self.comp[self.index] = 0;
+            self.index += 1;
+        }
+        true
+    }
+    fn write(&mut self) -> Option<[i32; 4]> {
+        while self.index < 4 {
+            self.comp[self.index] = 0;
+            self.index += 1;
+        }
+        let [mut hour, minute, second, ms] = self.comp;
+        if let Some(off) = self.hour_offset {
+            if !between(hour, 0, 12) {
                 return None;
             }
-            let o = oh * 60 + om;
-            Some(if neg { -o } else { o })
+            hour %= 12;
+            hour += off;
         }
-        _ => return None,
+        if !(is_hour(hour) && is_minute(minute) && is_minute(second) && is_ms(ms))
+            && (hour != 24 || minute != 0 || second != 0 || ms != 0)
+        {
+            return None;
+        }
+        Some([hour, minute, second, ms])
+    }
+}
+
+#[derive(Default)]
+struct TzComp {
+    sign: Option<i32>,
+    hour: Option<i32>,
+    minute: Option<i32>,
+}
+
+impl TzComp {
+    fn set(&mut self, offset_hours: i32) {
+        let sign = if offset_hours < 0 { -1 } else { 1 };
+        self.sign = Some(sign);
+        self.hour = Some(offset_hours * sign);
+        self.minute = Some(0);
+    }
+    fn is_expecting(&self, n: i32) -> bool {
+        self.hour.is_some() && self.minute.is_none() && is_minute(n)
+    }
+    fn is_utc(&self) -> bool {
+        self.hour == Some(0) && self.minute == Some(0)
+    }
+    fn is_empty(&self) -> bool {
+        self.hour.is_none()
+    }
+    /// `Err(())`: invalid; `Ok(None)`: no offset (local time).
+    fn write(&self) -> Result<Option<i32>, ()> {
+        let Some(sign) = self.sign else {
+            return Ok(None);
+        };
+        let h = self.hour.unwrap_or(0) as u32;
+        let m = self.minute.unwrap_or(0) as u32;
+        // V8 computes this in unsigned 32-bit arithmetic and rejects
+        // anything above the largest Smi.
+        let total = h.wrapping_mul(3600).wrapping_add(m.wrapping_mul(60));
+        if total > i32::MAX as u32 {
+            return Err(());
+        }
+        let total = total as i32;
+        Ok(Some(if sign < 0 { -total } else { total }))
+    }
+}
+
+/// Milliseconds from a fraction's digits: the first three significant
+/// positions, from the (9-digit-capped) value and the digit count.
+fn read_ms(t: Tok) -> i32 {
+    let (n, len) = match t {
+        Tok::Number { value, len } => (value, len),
+        _ => (0, 0),
     };
-    if p != b.len() {
+    match len {
+        1 => n * 100,
+        2 => n * 10,
+        0 | 3 => n,
+        _ => {
+            let len = len.min(9);
+            n / 10i32.pow((len - 3) as u32)
+        }
+    }
+}
+
+/// The ES format part. Returns the token the legacy parser continues with:
+/// `Tok::End` when the whole string was ES format, `Tok::Invalid` when it
+/// is definitely invalid.
+fn parse_es5(sc: &mut Scanner<'_>, day: &mut DayComp, time: &mut TimeComp, tz: &mut TzComp) -> Tok {
+    if sc.peek().is_sign() {
+        let sign_tok = sc.next();
+        if !sc.peek().is_fixed_number(6) {
+            return sign_tok;
+        }
+        let year = sc.next().number();
+        if sign_tok.sign() < 0 && year == 0 {
+            return sign_tok;
+        }
+        day.add(sign_tok.sign() * year);
+    } else if sc.peek().is_fixed_number(4) {
+        let y = sc.next().number();
+        day.add(y);
+    } else {
+        return sc.next();
+    }
+    if sc.skip_symbol(b'-') {
+        if !sc.peek().is_fixed_number(2) || !is_month(sc.peek().number()) {
+            return sc.next();
+        }
+        let m = sc.next().number();
+        day.add(m);
+        if sc.skip_symbol(b'-') {
+            if !sc.peek().is_fixed_number(2) || !is_day(sc.peek().number()) {
+                return sc.next();
+            }
+            let d = sc.next().number();
+            day.add(d);
+        }
+    }
+    if !sc.peek().is_kind(Kw::TimeSep) {
+        if sc.peek() != Tok::End {
+            return sc.next();
+        }
+    } else {
+        sc.next();
+        if !sc.peek().is_fixed_number(2) || !between(sc.peek().number(), 0, 24) {
+            return Tok::Invalid;
+        }
+        let hour_is_24 = sc.peek().number() == 24;
+        let h = sc.next().number();
+        time.add(h);
+        if !sc.skip_symbol(b':') {
+            return Tok::Invalid;
+        }
+        if !sc.peek().is_fixed_number(2)
+            || !is_minute(sc.peek().number())
+            || (hour_is_24 && sc.peek().number() > 0)
+        {
+            return Tok::Invalid;
+        }
+        let m = sc.next().number();
+        time.add(m);
+        if sc.skip_symbol(b':') {
+            if !sc.peek().is_fixed_number(2)
+                || !is_minute(sc.peek().number())
+                || (hour_is_24 && sc.peek().number() > 0)
+            {
+                return Tok::Invalid;
+            }
+            let s = sc.next().number();
+            time.add(s);
+            if sc.skip_symbol(b'.') {
+                if !sc.peek().is_number() || (hour_is_24 && sc.peek().number() > 0) {
+                    return Tok::Invalid;
+                }
+                let ms = read_ms(sc.next());
+                time.add(ms);
+            }
+        }
+        if sc.peek().is_keyword_z() {
+            sc.next();
+            tz.set(0);
+        } else if sc.peek().is_sign() {
+            tz.sign = Some(sc.next().sign());
+            if sc.peek().is_fixed_number(4) {
+                let hm = sc.next().number();
+                let (h, m) = (hm / 100, hm % 100);
+                if !is_hour(h) || !is_minute(m) {
+                    return Tok::Invalid;
+                }
+                tz.hour = Some(h);
+                tz.minute = Some(m);
+            } else {
+                if !sc.peek().is_fixed_number(2) || !is_hour(sc.peek().number()) {
+                    return Tok::Invalid;
+                }
+                tz.hour = Some(sc.next().number());
+                if !sc.skip_symbol(b':') {
+                    return Tok::Invalid;
+                }
+                if !sc.peek().is_fixed_number(2) || !is_minute(sc.peek().number()) {
+                    return Tok::Invalid;
+                }
+                tz.minute = Some(sc.next().number());
+            }
+        }
+        if sc.peek() != Tok::End {
+            return Tok::Invalid;
+        }
+    }
+    if tz.is_empty() && time.is_empty() {
+        tz.set(0);
+    }
+    day.iso = true;
+    Tok::End
+}
+
+/// V8's DateParser::Parse: the ES format, then the legacy parser.
+fn v8_parse(s: &[u16]) -> Option<Fields> {
+    let mut sc = Scanner::new(s);
+    let mut day = DayComp::default();
+    let mut time = TimeComp::default();
+    let mut tz = TzComp::default();
+    let first = parse_es5(&mut sc, &mut day, &mut time, &mut tz);
+    if first == Tok::Invalid {
         return None;
     }
-    Some(match offset_min {
-        Some(o) => time_clip(local - (o as f64) * 60_000.0),
-        None => utc_from_local(local, tz),
+    let mut has_read_number = day.index > 0;
+    let mut token = first;
+    while token != Tok::End {
+        match token {
+            Tok::Number { value: n, .. } => {
+                has_read_number = true;
+                if sc.skip_symbol(b':') {
+                    if sc.skip_symbol(b':') {
+                        if !time.is_empty() {
+                            return None;
+                        }
+                        time.add(n);
+                        time.add(0);
+                    } else {
+                        if !time.add(n) {
+                            return None;
+                        }
+                        if sc.peek().is_symbol(b'.') {
+                            sc.next();
+                        }
+                    }
+                } else if sc.skip_symbol(b'.') && time.is_expecting(n) {
+                    time.add(n);
+                    if !sc.peek().is_number() {
+                        return None;
+                    }
+                    let ms = read_ms(sc.next());
+                    time.add_final(ms);
+                } else if tz.is_expecting(n) {
+                    tz.minute = Some(n);
+                } else if time.is_expecting(n) {
+                    time.add_final(n);
+                    let p = sc.peek();
+                    if p != Tok::End && p != Tok::WhiteSpace && !p.is_keyword_z() && !p.is_sign() {
+                        return None;
+                    }
+                } else {
+                    if !day.add(n) {
+                        return None;
+                    }
+                    sc.skip_symbol(b'-');
+                }
+            }
+            Tok::Keyword { kind, value, .. } => {
+                if kind == Kw::AmPm && !time.is_empty() {
+                    time.hour_offset = Some(value);
+                } else if kind == Kw::Month {
+                    day.named_month = Some(value);
+                    sc.skip_symbol(b'-');
+                } else if kind == Kw::TzName && has_read_number {
+                    tz.set(value);
+                } else {
+                    if has_read_number {
+                        return None;
+                    }
+                    if sc.peek().is_number() {
+                        return None;
+                    }
+                }
+            }
+            t if t.is_sign() && (tz.is_utc() || !time.is_empty()) => {
+                tz.sign = Some(t.sign());
+                let mut n = 0;
+                let mut len = 0;
+                if sc.peek().is_number() {
+                    let nt = sc.next();
+                    len = nt.len();
+                    n = nt.number();
+                }
+                has_read_number = true;
+                if sc.peek().is_symbol(b':') {
+                    tz.hour = Some(n);
+                    tz.minute = None;
+                } else if len == 1 || len == 2 {
+                    tz.hour = Some(n);
+                    tz.minute = Some(0);
+                } else if len == 3 || len == 4 {
+                    tz.hour = Some(n / 100);
+                    tz.minute = Some(n % 100);
+                } else {
+                    return None;
+                }
+            }
+            t if (t.is_sign() || t.is_symbol(b')')) && has_read_number => return None,
+            _ => {}
+        }
+        token = sc.next();
+    }
+    let (year, month0, d) = day.write()?;
+    let [hour, minute, second, ms] = time.write()?;
+    let offset_s = tz.write().ok()?;
+    Some(Fields {
+        year,
+        month0,
+        day: d,
+        hour,
+        minute,
+        second,
+        ms,
+        offset_s,
     })
 }
 
@@ -1034,15 +1689,15 @@ mod tests {
     fn ny() -> TimeZone {
         TimeZone::get("America/New_York").unwrap()
     }
+    /// Epoch ms of an ISO string with Z (also ±YYYYYY years).
     fn ms(iso: &str) -> i64 {
-        iso.parse::<Timestamp>().unwrap().as_millisecond()
+        let t = parse_date(iso, &TimeZone::UTC);
+        assert!(!t.is_nan(), "bad ISO {iso}");
+        t as i64
     }
     fn parsed(s: &str, tz: &TimeZone) -> Option<i64> {
         let t = parse_date(s, tz);
         (!t.is_nan()).then_some(t as i64)
-    }
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
     }
 
     #[test]
@@ -1175,6 +1830,75 @@ mod tests {
         ] {
             assert_eq!(parsed(bad, &tz), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn v8_legacy_parser_reads_what_the_es_format_rejects() {
+        let tz = berlin();
+        let utc = TimeZone::UTC;
+        // a space instead of T: local time
+        assert_eq!(
+            parsed("2026-11-18 09:45:00", &tz),
+            Some(ms("2026-11-18T08:45:00Z"))
+        );
+        assert_eq!(
+            parsed("2026-11-18 09:45:00Z", &tz),
+            Some(ms("2026-11-18T09:45:00Z"))
+        );
+        // five-digit year, three-digit month: legacy, local midnight
+        assert_eq!(parsed("02026-11-18", &tz), Some(ms("2026-11-17T23:00:00Z")));
+        assert_eq!(parsed("2026-011-18", &tz), Some(ms("2026-11-17T23:00:00Z")));
+        assert_eq!(
+            parsed("Nov 18 2026 09:45", &tz),
+            Some(ms("2026-11-18T08:45:00Z"))
+        );
+        assert_eq!(
+            parsed("Wed Nov 18 2026", &tz),
+            Some(ms("2026-11-17T23:00:00Z"))
+        );
+        // bare numbers are month/day/year with year 2001
+        assert_eq!(parsed("1.5", &tz), Some(ms("2001-01-04T23:00:00Z")));
+        assert_eq!(parsed("12", &tz), Some(ms("2001-11-30T23:00:00Z")));
+        // Roo's built string with a garbage start date: words before the
+        // first number are ignored; "1." is a day, "5:" an hour
+        assert_eq!(
+            parsed("abcT:1.5:00", &utc),
+            Some(ms("2001-01-01T05:00:00Z"))
+        );
+        assert_eq!(
+            parsed("abcT:7.9:00", &utc),
+            Some(ms("2001-07-01T09:00:00Z"))
+        );
+        // a lone "00" after garbage is a day component 0: year 2000
+        assert_eq!(parsed("abcT:x:00", &utc), Some(ms("2000-01-01T00:00:00Z")));
+        assert_eq!(
+            parsed("nullT[object Object]:x:00", &utc),
+            Some(ms("2000-01-01T00:00:00Z"))
+        );
+        // only time components, no date: Invalid
+        assert_eq!(parsed("abcT:00:00", &utc), None);
+        assert_eq!(parsed("nullT:00:00", &utc), None);
+        // a garbage word after a number: Invalid
+        assert_eq!(parsed("2026-1-18T09:00:00", &utc), None);
+        assert_eq!(parsed("abc", &utc), None);
+    }
+
+    #[test]
+    fn v8_fraction_skips_leading_zeros_before_taking_nine_digits() {
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            parsed("2026-11-18T09:00:00.0483Z", &utc),
+            Some(ms("2026-11-18T09:00:00.048Z"))
+        );
+        assert_eq!(
+            parsed("2026-11-18T09:00:00.0001234567890Z", &utc),
+            Some(ms("2026-11-18T09:00:00.123Z"))
+        );
+        assert_eq!(
+            parsed("2026-11-18T24:00:00.0000000000Z", &utc),
+            Some(ms("2026-11-19T00:00:00Z"))
+        );
+        assert_eq!(parsed("2026-11-18T24:00:00.0000000001Z", &utc), None);
     }
 
     #[test]
@@ -1453,6 +2177,95 @@ mod tests {
         assert!(!roo_next(&s, ms("2026-11-18T08:30:00Z"), &TimeZone::UTC).expires);
     }
 
+    #[test]
+    fn every_quirk_has_a_one_sentence_reason() {
+        for q in [
+            Quirk::DayIntervalDrifts,
+            Quirk::KeepsMilliseconds,
+            Quirk::UtcDefaultStartDate,
+            Quirk::UnselectedStartDay,
+            Quirk::FoldSetterInPast,
+            Quirk::LenientParseInt,
+            Quirk::FalseStringIsTrue,
+            Quirk::NotTimeSchedule,
+            Quirk::InvalidStartTime,
+        ] {
+            let r = q.reason();
+            assert!(r.ends_with('.') && !r.contains(". "), "{q:?}: {r}");
+        }
+    }
+
+    #[test]
+    fn recalculation_from_now_reports_only_its_own_quirks() {
+        // A negative interval leaves the time in the past on a selected day
+        // (Wednesday 2026-11-18), so Roo recalculates from now at
+        // startHour:startMinute; today's 06:01 is past, next Wednesday's
+        // is the result (node: 2026-11-25T06:01:00.000Z).
+        let s = with(
+            base(),
+            json!({"timeInterval": "-1", "timeUnit": "hour", "startHour": "06",
+                   "startMinute": "1.5", "lastExecutionTime": "2026-11-18T08:00:00Z",
+                   "selectedDays": {"wed": true}}),
+        );
+        let o = roo_next(&s, ms("2026-11-18T09:30:00Z"), &TimeZone::UTC);
+        assert_eq!(o.next, RooNext::At(ms("2026-11-25T06:01:00Z")));
+        assert_eq!(o.quirks, vec![Quirk::LenientParseInt]);
+    }
+
+    #[test]
+    fn extreme_inputs_do_not_panic() {
+        let nows = [
+            i64::MIN,
+            -8_640_000_000_000_001,
+            -8_640_000_000_000_000,
+            0,
+            8_640_000_000_000_000,
+            i64::MAX,
+        ];
+        let values = [
+            json!(null),
+            json!(true),
+            json!(1e308),
+            json!(-1e308),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!("9".repeat(400)),
+            json!("-".repeat(50)),
+            json!("+275760-09-13T00:00:00Z"),
+            json!("-271821-04-20T00:00:00Z"),
+            json!("0x".to_string() + &"f".repeat(300)),
+            json!([[1, [2]], {"a": null}]),
+            json!({"sun": "false", "mon": 1}),
+            json!("\u{0}\u{feff} 12 (((\u{1F600}"),
+        ];
+        let fields = [
+            "timeInterval",
+            "timeUnit",
+            "startDate",
+            "startHour",
+            "startMinute",
+            "lastExecutionTime",
+            "lastSkippedTime",
+            "selectedDays",
+            "expirationDate",
+        ];
+        for tz in [berlin(), ny(), TimeZone::UTC] {
+            for now in nows {
+                for f in fields {
+                    for v in &values {
+                        let mut s =
+                            with(base(), json!({"lastExecutionTime": "2026-11-18T08:00:00Z"}));
+                        s.insert(f.to_string(), v.clone());
+                        let _ = roo_next(&s, now, &tz);
+                    }
+                }
+            }
+        }
+        // a clock beyond the Date range makes toISOString() throw
+        let o = roo_next(&with(base(), json!({})), i64::MAX, &TimeZone::UTC);
+        assert!(o.timer_setup_throws);
+    }
+
     fn reference_cases() -> Vec<Value> {
         let text = include_str!("../../../../tests/data/roo-scheduler-reference.json");
         let doc: Value = serde_json::from_str(text).unwrap();
@@ -1494,6 +2307,38 @@ mod tests {
             failures.len(),
             failures.join("\n\n")
         );
+    }
+
+    /// Differential check of `parse_date` against node's `Date.parse`
+    /// (scripts/roo-differential.sh): reads `{cases: [{tz, s, ms}]}` (ms
+    /// null for NaN) from the file in `ROO_PARSE_CASES`.
+    #[test]
+    #[ignore]
+    fn parse_cases_from_env() {
+        let Ok(path) = std::env::var("ROO_PARSE_CASES") else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        let mut failures = Vec::new();
+        for c in cases {
+            let tz = TimeZone::get(c["tz"].as_str().unwrap()).unwrap();
+            let got = parsed(c["s"].as_str().unwrap(), &tz);
+            let want = c["ms"].as_f64().map(|m| m as i64);
+            if got != want {
+                failures.push(format!("{c}: got {got:?}"));
+            }
+        }
+        println!(
+            "parse: {} strings, {} differences",
+            cases.len(),
+            failures.len()
+        );
+        for f in failures.iter().take(30) {
+            println!("{f}");
+        }
+        assert!(failures.is_empty());
     }
 
     /// Differential check against node (scripts/roo-differential.sh): reads
