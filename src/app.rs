@@ -42,6 +42,25 @@ pub struct App {
     transport: OnceLock<Transport>,
     /// When the last tool call started (epoch ms; 0: none yet).
     last_call_ms: AtomicI64,
+    /// What background work announces to the sessions that asked for logs.
+    events: tokio::sync::broadcast::Sender<Event>,
+}
+
+/// How much an announcement matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+}
+
+/// Something background work tells connected clients (as an MCP log
+/// message to each session that set a log level).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub level: Level,
+    /// Who says it, e.g. `loop-orchestrator.scheduler`.
+    pub logger: String,
+    pub data: serde_json::Value,
 }
 
 /// How many sessions an HTTP daemon has open now: (streamable HTTP, legacy
@@ -75,6 +94,7 @@ impl App {
             started: (Instant::now(), Timestamp::now()),
             transport: OnceLock::new(),
             last_call_ms: AtomicI64::new(0),
+            events: tokio::sync::broadcast::channel(64).0,
         })
     }
 
@@ -101,6 +121,20 @@ impl App {
 
     pub fn transport(&self) -> Option<&Transport> {
         self.transport.get()
+    }
+
+    /// Tells the sessions that asked for logs (none listening is fine).
+    pub fn announce(&self, level: Level, logger: &str, data: serde_json::Value) {
+        let _ = self.events.send(Event {
+            level,
+            logger: logger.to_string(),
+            data,
+        });
+    }
+
+    /// Receives the announcements from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     /// When the last tool call in this process started.

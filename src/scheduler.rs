@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::app::{App, Level};
 use crate::config::Agent;
 use crate::ops::scheduler::{
     self, Action, FireOutcome, Fired, Interaction, LEASE_RENEW, Planned, RUNS_DIR, RunEnd,
@@ -42,6 +42,9 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 const MIN_GAP: Duration = Duration::from_secs(30);
 /// How long shutdown waits for stopped agent runs to be recorded.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// The logger name of the scheduler's announcements.
+const LOGGER: &str = "loop-orchestrator.scheduler";
 
 /// Starts the daemon when the configuration enables it.
 pub fn start(app: &Arc<App>) {
@@ -314,6 +317,11 @@ impl Daemon {
                 Some(Ok(FireOutcome::Fired(f))) => self.launch(*f).await,
                 Some(Ok(FireOutcome::Skipped { reason })) => {
                     tracing::info!("scheduler: skipped {:?}: {reason}", p.name);
+                    self.app.announce(
+                        Level::Info,
+                        LOGGER,
+                        serde_json::json!({"event": "skipped", "schedule_id": p.id, "reason": reason}),
+                    );
                     self.record(&p.id, "skipped", None, Some(reason)).await;
                 }
                 Some(Ok(FireOutcome::Failed { reason })) => {
@@ -405,6 +413,18 @@ impl Daemon {
                 .map(|n| format!("; next run {}", iso(n)))
                 .unwrap_or_default()
         );
+        self.app.announce(
+            Level::Info,
+            LOGGER,
+            serde_json::json!({
+                "event": "fired",
+                "schedule_id": f.schedule_id,
+                "delegation_id": f.delegation.id,
+                "mode": f.delegation.mode,
+                "agent": agent.is_some(),
+                "next_execution": f.next.map(iso),
+            }),
+        );
         let Some(agent) = agent else {
             self.record(&f.schedule_id, "waiting", Some(&f), None).await;
             return;
@@ -447,6 +467,20 @@ impl Daemon {
         .await
         {
             Some(Ok(f)) => {
+                let ok = end.outcome == RunOutcome::Completed;
+                self.app.announce(
+                    if ok { Level::Info } else { Level::Warning },
+                    LOGGER,
+                    serde_json::json!({
+                        "event": "run_ended",
+                        "schedule_id": end.schedule_id,
+                        "delegation_id": end.delegation_id,
+                        "outcome": end.outcome.as_str(),
+                        "summary": end.summary,
+                        "escalated": f.escalated,
+                        "paused": f.paused,
+                    }),
+                );
                 for w in f.warnings {
                     tracing::warn!("scheduler: {w}");
                 }

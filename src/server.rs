@@ -8,7 +8,7 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -20,7 +20,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use crate::app::App;
+use crate::app::{App, Level};
 use crate::tools::schema::{lean, lean_output};
 
 /// Instructions sent to clients at initialization.
@@ -47,8 +47,11 @@ pub struct Server {
     pub(crate) app: Arc<App>,
     /// Built once; every session shares it.
     tool_router: Arc<ToolRouter<Server>>,
-    /// This session's minimum log level (`LOGS_OFF` until it sets one).
-    log_level: AtomicU8,
+    /// This session's minimum log level (`LOGS_OFF` until it sets one);
+    /// shared with the task that forwards the application's announcements.
+    log_level: Arc<AtomicU8>,
+    /// The forwarding task of this session runs.
+    forwarding: Arc<AtomicBool>,
 }
 
 /// A clone is a new session: it shares the project and the tool router and
@@ -58,7 +61,8 @@ impl Clone for Server {
         Server {
             app: Arc::clone(&self.app),
             tool_router: Arc::clone(&self.tool_router),
-            log_level: AtomicU8::new(LOGS_OFF),
+            log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
+            forwarding: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -83,7 +87,8 @@ impl Server {
         Server {
             app,
             tool_router: Arc::new(router),
-            log_level: AtomicU8::new(LOGS_OFF),
+            log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
+            forwarding: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -184,9 +189,48 @@ impl ServerHandler for Server {
     async fn set_level(
         &self,
         request: SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.log_level.store(rank(request.level), Ordering::Relaxed);
+        if !self.forwarding.swap(true, Ordering::Relaxed) {
+            // From now on the application's announcements (the scheduler's
+            // firings and run ends) reach this session as log messages,
+            // until it closes.
+            let mut events = self.app.subscribe();
+            let level = Arc::clone(&self.log_level);
+            let peer = context.peer.clone();
+            let stop = self.app.shutdown_token();
+            tokio::spawn(async move {
+                loop {
+                    let ev = tokio::select! {
+                        () = stop.cancelled() => break,
+                        ev = events.recv() => ev,
+                    };
+                    let ev = match ev {
+                        Ok(ev) => ev,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    };
+                    let lvl = match ev.level {
+                        Level::Info => LoggingLevel::Info,
+                        Level::Warning => LoggingLevel::Warning,
+                    };
+                    let min = level.load(Ordering::Relaxed);
+                    if min == LOGS_OFF || rank(lvl) < min {
+                        continue;
+                    }
+                    let sent = peer
+                        .notify_logging_message(
+                            LoggingMessageNotificationParam::new(lvl, ev.data)
+                                .with_logger(ev.logger),
+                        )
+                        .await;
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         Ok(())
     }
 }

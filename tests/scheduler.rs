@@ -446,3 +446,59 @@ fn without_an_agent_the_delegation_waits_and_info_shows_the_executor() {
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["delegations"][0]["source"], "schedule:41", "{list}");
 }
+
+#[test]
+fn a_stdio_session_that_asked_for_logs_hears_the_firing() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".roo")).unwrap();
+    write_schedules(root, &[schedule("51", &ago(600), json!({}))]);
+    let mut child = std::process::Command::new(common::bin())
+        .arg("--root")
+        .arg(root)
+        .args(["--mode", "stdio", "--scheduler"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    writeln!(stdin, "{hello}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{{"level":"info"}}}}"#
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut heard = None;
+    while heard.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("a fired announcement in time");
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        if msg["method"] == "notifications/message" && msg["params"]["data"]["event"] == "fired" {
+            heard = Some(msg);
+        }
+    }
+    let msg = heard.unwrap();
+    assert_eq!(msg["params"]["level"], "info", "{msg}");
+    assert_eq!(msg["params"]["logger"], "loop-orchestrator.scheduler", "{msg}");
+    assert_eq!(msg["params"]["data"]["schedule_id"], "51", "{msg}");
+    let d = of(root, "51");
+    assert_eq!(msg["params"]["data"]["delegation_id"], d[0].0.as_str(), "{msg}");
+    drop(stdin);
+    let _ = child.wait();
+}

@@ -596,7 +596,7 @@ pub fn status(
             .notes
             .iter()
             .chain(&other.notes)
-            .map(String::as_str)
+            .map(|n| n.trim_end_matches('.'))
             .collect();
         why.dedup();
         OtherRules {

@@ -18,11 +18,6 @@
 //! `scripts/roo-differential.sh` compares this module with a verbatim copy
 //! of Roo's functions under node on random schedules.
 
-// The `roo` next-run rules are wired into the next-run selection in
-// `mod.rs` separately; until then only the tests and the differential
-// script call this module.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
