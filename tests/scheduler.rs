@@ -477,7 +477,11 @@ fn a_stdio_session_that_asked_for_logs_hears_the_firing() {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "raw", "version": "1"}}});
     writeln!(stdin, "{hello}").unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
     writeln!(
         stdin,
         r#"{{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{{"level":"info"}}}}"#
@@ -495,10 +499,17 @@ fn a_stdio_session_that_asked_for_logs_hears_the_firing() {
     }
     let msg = heard.unwrap();
     assert_eq!(msg["params"]["level"], "info", "{msg}");
-    assert_eq!(msg["params"]["logger"], "loop-orchestrator.scheduler", "{msg}");
+    assert_eq!(
+        msg["params"]["logger"], "loop-orchestrator.scheduler",
+        "{msg}"
+    );
     assert_eq!(msg["params"]["data"]["schedule_id"], "51", "{msg}");
     let d = of(root, "51");
-    assert_eq!(msg["params"]["data"]["delegation_id"], d[0].0.as_str(), "{msg}");
+    assert_eq!(
+        msg["params"]["data"]["delegation_id"],
+        d[0].0.as_str(),
+        "{msg}"
+    );
     drop(stdin);
     let _ = child.wait();
 }

@@ -759,3 +759,120 @@ pub fn project_changed_since(project: &Project, since: Timestamp) -> bool {
 
 /// Where the agents' logs go (root-relative).
 pub const RUNS_DIR: &str = ".roo/runs";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::state::formats::next_run::roo;
+
+    fn project(schedules: &Value) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".roo")).unwrap();
+        std::fs::write(
+            dir.path().join(".roo/schedules.json"),
+            serde_json::to_string_pretty(schedules).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(".roo/orchestrator.toml"),
+            "[scheduler]\ntimezone = \"Europe/Berlin\"\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        (dir, Project::open(config))
+    }
+
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// The reference cases' schedules (Roo Scheduler's own shapes), each
+    /// planned and written, and some fired: every field Roo reads keeps
+    /// its type, keys keep their order, only the scheduler's fields change,
+    /// times are Roo's ISO form, and Roo's own computation on the written
+    /// schedule fails nowhere it did not fail before.
+    #[test]
+    fn schedules_the_scheduler_writes_stay_readable_by_roo_scheduler() {
+        let text = include_str!("../../tests/data/roo-scheduler-reference.json");
+        let cases: Value = serde_json::from_str(text).unwrap();
+        let mut list = Vec::new();
+        for (i, c) in cases["cases"].as_array().unwrap().iter().enumerate() {
+            let mut s = c["schedule"].clone();
+            s["id"] = Value::String(format!("{}", 1_700_000_000_000u64 + i as u64));
+            list.push(s);
+        }
+        let before: Vec<Value> = list.clone();
+        let (_dir, project) = project(&serde_json::json!({ "schedules": list }));
+        let now: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let plan = plan(&project, Rules::Fixed, now).unwrap();
+        assert_eq!(plan.len(), before.len());
+        write_plan(&project, &plan, now).unwrap();
+        for p in plan.iter().step_by(10) {
+            let fp = {
+                let loaded = project.schedules.read().unwrap();
+                fingerprint(loaded.value.find(&p.id).unwrap())
+            };
+            fire(&project, &p.id, fp, Action::Fire, Rules::Fixed, now).unwrap();
+        }
+        let bytes = std::fs::read(project.schedules.path.abs()).unwrap();
+        assert!(
+            !bytes.ends_with(b"\n"),
+            "no trailing newline, as Roo writes"
+        );
+        assert!(
+            bytes.starts_with(b"{\n  \"schedules\": [\n    {"),
+            "2-space indentation"
+        );
+        let after: Value = serde_json::from_slice(&bytes).unwrap();
+        let after = after["schedules"].as_array().unwrap();
+        let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let written = [
+            "lastExecutionTime",
+            "nextExecutionTime",
+            "lastTaskId",
+            "active",
+            "lastSkippedTime",
+        ];
+        let mut fired = 0;
+        for (b, a) in before.iter().zip(after) {
+            let (b, a) = (b.as_object().unwrap(), a.as_object().unwrap());
+            let keys_b: Vec<&String> = b.keys().collect();
+            let keys_a: Vec<&String> = a.keys().take(keys_b.len()).collect();
+            assert_eq!(keys_a, keys_b, "key order of {}", b["id"]);
+            for (k, v) in b {
+                assert_eq!(kind(&a[k]), kind(v), "type of {k} in {}", b["id"]);
+                if !written.contains(&k.as_str()) {
+                    assert_eq!(&a[k], v, "{k} of {} changed", b["id"]);
+                }
+            }
+            for k in ["lastExecutionTime", "nextExecutionTime"] {
+                let t = a[k].as_str().unwrap_or("");
+                if !t.is_empty() && a[k] != b[k] {
+                    assert!(
+                        t.len() == 24 && t.ends_with('Z') && t.parse::<Timestamp>().is_ok(),
+                        "{k} {t} is not Roo's ISO form"
+                    );
+                }
+            }
+            if a["lastExecutionTime"] != b["lastExecutionTime"] {
+                fired += 1;
+            }
+            let was = roo::roo_next(b, now.as_millisecond(), &tz);
+            let is = roo::roo_next(a, now.as_millisecond(), &tz);
+            assert!(
+                !is.timer_setup_throws || was.timer_setup_throws,
+                "{} now makes Roo's timer set-up throw",
+                b["id"]
+            );
+        }
+        assert!(fired > 20, "only {fired} fired");
+    }
+}
