@@ -299,6 +299,11 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
     let modes = project.modes()?;
     let tz = project.config.timezone.tz.clone();
     let rules = super::scheduler::applicable_rules(project, now);
+    let at = schedules::At {
+        now,
+        tz: &tz,
+        rules,
+    };
     let mut warnings = Vec::new();
     // Validate the caller's fields before taking the lock.
     let change = match change {
@@ -323,16 +328,16 @@ pub fn manage(project: &Project, op: Manage, now: Timestamp) -> Result<ManageOut
                 let mut deleted = None;
                 let id = match change {
                     ScheduleChange::Create { schedule } => {
-                        schedules::create(s, schedule, &modes, now, &tz, rules, &mut warnings)?
+                        schedules::create(s, schedule, &modes, at, &mut warnings)?
                     }
                     ScheduleChange::Update { id, fields } => {
                         let c = Change::Update(fields);
-                        schedules::change(s, &id, c, &modes, now, &tz, rules, &mut warnings)?;
+                        schedules::change(s, &id, c, &modes, at, &mut warnings)?;
                         id
                     }
                     ScheduleChange::SetActive { id, active } => {
                         let c = Change::SetActive(active);
-                        schedules::change(s, &id, c, &modes, now, &tz, rules, &mut warnings)?;
+                        schedules::change(s, &id, c, &modes, at, &mut warnings)?;
                         id
                     }
                     ScheduleChange::Delete { id } => {

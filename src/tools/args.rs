@@ -236,6 +236,17 @@ fn explain(
     msg
 }
 
+/// A time argument (ISO-8601, read as the state files are) as epoch
+/// milliseconds; an error names the field.
+pub fn time(name: &str, v: Option<&str>) -> Result<Option<i64>, Error> {
+    match v {
+        None => Ok(None),
+        Some(s) => crate::state::formats::time::parse_time(s)
+            .map(|(ms, _)| Some(ms))
+            .map_err(|e| Error::invalid(format!("{name}: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,16 +306,5 @@ mod tests {
         assert!(e.contains("accepted: one of \"open\", \"done\""), "{e}");
         let e = err(json!({"action": "open", "stauts": "open"}));
         assert!(e.contains("unknown field `stauts`"), "{e}");
-    }
-}
-
-/// A time argument (ISO-8601, read as the state files are) as epoch
-/// milliseconds; an error names the field.
-pub fn time(name: &str, v: Option<&str>) -> Result<Option<i64>, Error> {
-    match v {
-        None => Ok(None),
-        Some(s) => crate::state::formats::time::parse_time(s)
-            .map(|(ms, _)| Some(ms))
-            .map_err(|e| Error::invalid(format!("{name}: {e}"))),
     }
 }

@@ -975,17 +975,25 @@ fn refresh_next(
     );
 }
 
+/// When a change happens: the time, the time zone and the next-run rules
+/// that apply.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub now: Timestamp,
+    pub tz: &'a TimeZone,
+    pub rules: Rules,
+}
+
 /// Adds a new schedule built from caller fields with Roo Scheduler's
 /// defaults; returns its id.
 pub fn create(
     s: &mut Schedules,
     fields: Map<String, Value>,
     modes: &ModeSet,
-    now: Timestamp,
-    tz: &TimeZone,
-    rules: Rules,
+    at: At<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<String> {
+    let At { now, tz, rules } = at;
     for req in ["name", "mode", "taskInstructions"] {
         if !fields.contains_key(req) {
             return Err(Error::invalid(format!(
@@ -1055,11 +1063,10 @@ pub fn change(
     id: &str,
     change: Change,
     modes: &ModeSet,
-    now: Timestamp,
-    tz: &TimeZone,
-    rules: Rules,
+    at: At<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
+    let At { now, tz, rules } = at;
     let known = s.ids();
     let pos = s.position(id).ok_or_else(|| not_found(id, &known))?;
     let list = s.list_mut();
@@ -1259,9 +1266,11 @@ mod tests {
             &mut s,
             fields,
             &modes,
-            now,
-            &TimeZone::UTC,
-            Rules::Fixed,
+            At {
+                now,
+                tz: &TimeZone::UTC,
+                rules: Rules::Fixed,
+            },
             &mut w,
         )
         .unwrap();
@@ -1310,9 +1319,11 @@ mod tests {
             "1778984464374",
             Change::Update(f),
             &modes,
-            now,
-            &TimeZone::UTC,
-            Rules::Fixed,
+            At {
+                now,
+                tz: &TimeZone::UTC,
+                rules: Rules::Fixed,
+            },
             &mut w,
         )
         .unwrap();
@@ -1328,9 +1339,11 @@ mod tests {
             "nope",
             Change::SetActive(false),
             &modes,
-            now,
-            &TimeZone::UTC,
-            Rules::Fixed,
+            At {
+                now,
+                tz: &TimeZone::UTC,
+                rules: Rules::Fixed,
+            },
             &mut w,
         )
         .unwrap_err()
