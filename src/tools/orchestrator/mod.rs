@@ -28,7 +28,7 @@ impl Server {
     #[tool(
         name = "get_schedule_status",
         title = "Schedule status",
-        description = "Report the schedules of Roo Scheduler's .roo/schedules.json with freshly computed next runs. Per schedule: mode, interval, selected days, start/expiration, last execution/skip, stored and computed next execution, due/expired, problems (including what would stop Roo Scheduler from running it) and, with include_instructions, a 200-character preview of its instructions; a summary (total, active, due now, soonest next run) and the file version for manage_schedules.",
+        description = "Report the schedules of Roo Scheduler's .roo/schedules.json with freshly computed next runs, now or as of `at`. Next runs follow the rules that apply (`rules`: `roo` computes exactly what Roo Scheduler would, quirks included; `fixed` is used while this server's scheduler is the executor) and show the other rule set's answer with the reason when it differs. Per schedule: mode, interval, selected days, start/expiration, last execution/skip, stored and computed next execution, due/expired, problems (including what would stop Roo Scheduler from running it), the scheduler's last runs (outcome, duration, log) and, with include_instructions, a 200-character preview of its instructions; a summary (total, active, due now, soonest next run), the executor and the file version for manage_schedules.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
