@@ -578,7 +578,9 @@ pub fn status(
     rules: Rules,
 ) -> ScheduleStatus {
     let (timing, mut problems) = timing_of(obj);
-    problems.extend(roo_problems(obj));
+    let roo_said = roo_problems(obj);
+    let roo_explained = !roo_said.is_empty();
+    problems.extend(roo_said);
     let s = |k: &str| text(obj, k).map(Cow::into_owned);
     let active = is_active(obj);
     let schedule_type = s("scheduleType").filter(|t| t != "time");
@@ -588,7 +590,9 @@ pub fn status(
     let expiration = next_run::expiration(&timing, tz);
     let expired = next.expired;
     let roo = if rules == Rules::Roo { &next } else { &other };
-    if let Some(never) = &roo.never {
+    // An inactive schedule runs nowhere: not a problem to report; one that
+    // roo_problems explained (with the fix) needs no second line.
+    if let Some(never) = roo.never.as_ref().filter(|_| active && !roo_explained) {
         problems.push(format!("Roo Scheduler never runs it: {never}"));
     }
     let other_rules = (other.at != next.at).then(|| {
