@@ -250,6 +250,12 @@ impl Daemon {
         }
         self.waiting.retain(|id| plan.contains_key(id));
         self.plan = plan;
+        // Runs a vanished executor left behind end as `lost` once their
+        // process groups are gone.
+        let _ = blocking(&self.app, |p| {
+            scheduler::settle_lost_runs(p, Timestamp::now())
+        })
+        .await;
         self.plan_rules = Some(rules);
         self.planned_at = Some(Instant::now());
         self.dirty = false;

@@ -358,6 +358,29 @@ fn two_daemons_fire_each_run_once_and_the_survivor_takes_over() {
     killed.child.kill().unwrap();
     killed.child.wait().unwrap();
     finish_after_kill(root, &ids, daemons[0].child.id());
+    // The survivor's /healthz names itself as the executor.
+    let h = healthz(daemons[0].addr());
+    assert_eq!(h["scheduler"]["enabled"], true, "{h}");
+    assert_eq!(
+        h["scheduler"]["executor"]["pid"].as_u64(),
+        Some(u64::from(daemons[0].child.id())),
+        "{h}"
+    );
+}
+
+/// GET /healthz over a plain TCP connection.
+fn healthz(addr: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
 }
 
 fn finish_after_kill(root: &Path, ids: &[&str], survivor: u32) {
@@ -512,4 +535,29 @@ fn a_stdio_session_that_asked_for_logs_hears_the_firing() {
     );
     drop(stdin);
     let _ = child.wait();
+}
+
+#[test]
+fn an_agent_past_its_timeout_is_stopped_and_the_run_fails() {
+    let dir = project("");
+    let root = dir.path();
+    let config = root.join(".roo/orchestrator.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("timeout_s = 60", "timeout_s = 1")).unwrap();
+    std::fs::write(root.join("ctl/sleep_61"), "30").unwrap();
+    write_schedules(root, &[schedule("61", &ago(600), json!({}))]);
+    let _d = start(root, &["--scheduler"]);
+    wait_until("the timed-out run", Duration::from_secs(20), || {
+        of(root, "61").first().is_some_and(|d| d.2 == "failed")
+    });
+    let run = &status(root)["schedules"][0]["runs"][0];
+    assert_eq!(run["outcome"], "timed_out", "{run}");
+    assert!(
+        run["reason"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1 s"),
+        "{run}"
+    );
+    assert!(run["duration_s"].as_f64().unwrap() < 10.0, "{run}");
 }
