@@ -65,6 +65,8 @@ struct Daemon {
     app: Arc<App>,
     held: bool,
     standby_said: bool,
+    /// The last error claiming the lease (said once).
+    lease_error: Option<String>,
     /// By schedule id.
     plan: HashMap<String, Planned>,
     plan_rules: Option<Rules>,
@@ -94,6 +96,7 @@ impl Daemon {
             app,
             held: false,
             standby_said: false,
+            lease_error: None,
             plan: HashMap::new(),
             plan_rules: None,
             planned_at: None,
@@ -179,6 +182,7 @@ impl Daemon {
         let claim = blocking(&self.app, |p| scheduler::claim(p, Timestamp::now())).await;
         match claim {
             Some(Ok(c)) => {
+                self.lease_error = None;
                 self.held = c.held;
                 if c.held && !was {
                     match &c.took_over_from {
@@ -210,8 +214,14 @@ impl Daemon {
                 }
             }
             Some(Err(e)) => {
-                tracing::warn!("scheduler: cannot claim the executor lease: {e}");
+                // Said once per distinct error, not every renewal.
+                let said = e.to_string();
+                if self.lease_error.as_deref() != Some(said.as_str()) {
+                    tracing::warn!("scheduler: cannot claim the executor lease: {said}");
+                    self.lease_error = Some(said);
+                }
                 self.held = false;
+                return;
             }
             None => self.held = false,
         }
