@@ -94,6 +94,20 @@ fn edit(root: &Path, id: &str, fields: Value) {
     write_schedules(root, &list);
 }
 
+/// Sets every schedule's last run back by hand (to distinct times): each
+/// has a missed run again.
+fn miss_every_run_again(root: &Path) {
+    let list: Vec<Value> = schedules(root)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            s["lastExecutionTime"] = json!(ago(700 + i as i64));
+            s
+        })
+        .collect();
+    write_schedules(root, &list);
+}
+
 /// An ISO time `secs` seconds ago (distinct values make distinct firings).
 fn ago(secs: i64) -> String {
     let t = Timestamp::now() - SignedDuration::from_secs(secs);
@@ -279,15 +293,7 @@ fn task_interaction_skip_wait_and_interrupt_with_a_slow_agent() {
         ["11", "12", "13"].iter().all(|id| of(root, id).len() == 1)
     });
     // Due again while the first runs go on.
-    let list: Vec<Value> = schedules(root)
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut s)| {
-            s["lastExecutionTime"] = json!(ago(700 + i as i64));
-            s
-        })
-        .collect();
-    write_schedules(root, &list);
+    miss_every_run_again(root);
     // interrupt: the first run is cancelled and a second fires at once.
     wait_until("the interruption", Duration::from_secs(4), || {
         let d = of(root, "13");
@@ -386,15 +392,7 @@ fn healthz(addr: &str) -> Value {
 fn finish_after_kill(root: &Path, ids: &[&str], survivor: u32) {
     // Missed runs again: the survivor takes the lease over and fires each
     // once.
-    let list: Vec<Value> = schedules(root)
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut s)| {
-            s["lastExecutionTime"] = json!(ago(700 + i as i64));
-            s
-        })
-        .collect();
-    write_schedules(root, &list);
+    miss_every_run_again(root);
     wait_until("the take-over", Duration::from_secs(15), || {
         ids.iter().all(|id| of(root, id).len() == 2)
     });

@@ -23,6 +23,8 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 
+use crate::state::formats::time::days_from_civil;
+
 /// What `calculateNextExecutionTime` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RooNext {
@@ -770,17 +772,6 @@ fn make_date(day: f64, time: f64) -> f64 {
     }
     let r = day * MS_PER_DAY + time;
     if r.is_finite() { r } else { f64::NAN }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (month 1..=12).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// (year, month 1..=12, day) of days since 1970-01-01.
