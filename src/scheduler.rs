@@ -221,7 +221,6 @@ impl Daemon {
                     self.lease_error = Some(said);
                 }
                 self.held = false;
-                return;
             }
             None => self.held = false,
         }
