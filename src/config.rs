@@ -186,10 +186,8 @@ pub struct Agent {
     pub timeout: Duration,
     /// Added to the server's environment.
     pub env: BTreeMap<String, String>,
-    /// Each run's log (`.roo/runs/<delegation_id>.log`) keeps at most this
-    /// many bytes of output (`log_bytes`, 1 MiB).
-    pub log_bytes: u64,
-    /// The newest logs kept (`keep_logs`, 50).
+    /// The newest run logs (`.roo/runs/<delegation_id>.log`: the first
+    /// and last 32 KiB of each stream) kept (`keep_logs`, 50).
     pub keep_logs: usize,
 }
 
@@ -364,8 +362,6 @@ struct RawAgent {
     timeout_s: Option<ProfileTimeout>,
     #[serde(default)]
     env: BTreeMap<EnvName, NoNul>,
-    #[serde(default)]
-    log_bytes: Option<PositiveInt>,
     #[serde(default)]
     keep_logs: Option<PositiveInt>,
 }
@@ -866,7 +862,6 @@ impl Config {
                     command: a.command.0,
                     timeout: Duration::from_secs_f64(a.timeout_s.map_or(3600.0, |t| t.0)),
                     env: a.env.into_iter().map(|(k, v)| (k.0, v.0)).collect(),
-                    log_bytes: a.log_bytes.map_or(1024 * 1024, |b| b.0),
                     keep_logs: a
                         .keep_logs
                         .map_or(50, |k| usize::try_from(k.0).unwrap_or(usize::MAX)),
@@ -1108,7 +1103,7 @@ mod tests {
         assert_eq!(a.command, ["claude", "-p", "{message}"]);
         assert_eq!(a.timeout, Duration::from_secs(3600));
         assert_eq!(a.env.get("A").map(String::as_str), Some("1"));
-        assert_eq!((a.log_bytes, a.keep_logs), (1024 * 1024, 50));
+        assert_eq!(a.keep_logs, 50);
         let d = load_text("").unwrap();
         assert_eq!(d.scheduler, SchedulerSettings::default());
     }

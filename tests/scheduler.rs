@@ -559,3 +559,91 @@ fn an_agent_past_its_timeout_is_stopped_and_the_run_fails() {
     );
     assert!(run["duration_s"].as_f64().unwrap() < 10.0, "{run}");
 }
+
+#[test]
+fn status_at_another_instant_and_both_rule_sets_without_a_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".roo")).unwrap();
+    // Hourly; the last run at 10:00:00.250 (Roo keeps the milliseconds).
+    write_schedules(
+        root,
+        &[schedule(
+            "71",
+            "2026-11-22T10:00:00.250Z",
+            json!({"timeInterval": "1", "timeUnit": "hour"}),
+        )],
+    );
+    std::fs::write(
+        root.join(".roo/orchestrator.toml"),
+        "[scheduler]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    let at = |t: &str| {
+        let out = run(
+            root,
+            &[
+                "call",
+                "get_schedule_status",
+                &json!({ "at": t }).to_string(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // No scheduler runs: Roo's rules, and the fixed answer beside them.
+    let st = at("2026-11-22T10:30:00Z");
+    assert_eq!(st["rules"], "roo", "{st}");
+    assert_eq!(st["now"], "2026-11-22T10:30:00.000Z", "{st}");
+    let s = &st["schedules"][0];
+    assert_eq!(
+        s["next_execution_computed"], "2026-11-22T11:00:00.250Z",
+        "{st}"
+    );
+    assert_eq!(s["other_rules"]["rules"], "fixed", "{st}");
+    assert_eq!(
+        s["other_rules"]["next_execution"], "2026-11-22T11:00:00.000Z",
+        "{st}"
+    );
+    assert!(
+        s["other_rules"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("milliseconds"),
+        "{st}"
+    );
+    // Three hours later (away): Roo skips the missed runs, fixed has one due.
+    let st = at("2026-11-22T13:20:00Z");
+    let s = &st["schedules"][0];
+    assert_eq!(
+        s["next_execution_computed"], "2026-11-22T14:00:00.250Z",
+        "{st}"
+    );
+    assert_eq!(
+        s["other_rules"]["next_execution"], "2026-11-22T13:20:00.000Z",
+        "{st}"
+    );
+    assert!(
+        s["other_rules"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missed"),
+        "{st}"
+    );
+    // A bad instant is refused with the field's name.
+    let out = run(
+        root,
+        &["call", "get_schedule_status", r#"{"at": "tomorrow"}"#],
+    );
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("at: ") && said.contains("tomorrow"), "{said}");
+}
