@@ -59,6 +59,11 @@ struct Cli {
     /// Print the health of every state file as JSON and exit (0 healthy, 1 not).
     #[arg(long)]
     info: bool,
+    /// Which tools to expose: all, core (the few a loop agent uses every
+    /// turn) or a comma list of names; `[tools] enable/disable` add and
+    /// remove.
+    #[arg(long, global = true, value_name = "PROFILE")]
+    tools: Option<String>,
     /// Fire due schedules (as `[scheduler] enabled = true`): this process
     /// becomes the root's executor, or stands by while another one is.
     #[arg(long)]
@@ -123,6 +128,12 @@ pub fn run() -> ExitCode {
     };
     if cli.scheduler {
         config.scheduler.enabled = true;
+    }
+    if let Some(t) = &cli.tools {
+        config.tools.profile = t.clone();
+    }
+    if let Err(e) = Server::check_tools(&config) {
+        return fail(2, &e);
     }
     if cli.info {
         return info(config);

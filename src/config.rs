@@ -136,6 +136,29 @@ pub struct Config {
     pub environment: Environment,
     /// `[scheduler]`: the daemon that fires schedules.
     pub scheduler: SchedulerSettings,
+    /// Which tools the server exposes (`[tools]`, `--tools`).
+    pub tools: ToolSelection,
+}
+
+/// Which tools the server exposes: a profile (`all`, `core` or a comma
+/// list of names), plus `enable`, minus `disable`. The names are checked
+/// against the server's tools when it starts (`tools::profile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSelection {
+    /// `--tools`, else `[tools] profile`, else `all`.
+    pub profile: String,
+    pub enable: Vec<String>,
+    pub disable: Vec<String>,
+}
+
+impl Default for ToolSelection {
+    fn default() -> Self {
+        ToolSelection {
+            profile: "all".into(),
+            enable: Vec::new(),
+            disable: Vec::new(),
+        }
+    }
 }
 
 /// Which next-run rules apply (`[scheduler] rules`).
@@ -242,6 +265,7 @@ struct Raw {
     validation: RawValidation,
     locks: RawLocks,
     limits: RawLimits,
+    tools: RawTools,
     environment: RawEnvironment,
 }
 
@@ -446,6 +470,15 @@ impl Default for RawLocks {
             timeout_s: Seconds(10.0),
         }
     }
+}
+
+/// `[tools]`: tool names to add to or remove from the profile.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTools {
+    profile: Option<NonEmpty>,
+    enable: Vec<NonEmpty>,
+    disable: Vec<NonEmpty>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -843,6 +876,11 @@ impl Config {
             },
             lock_timeout: Duration::from_secs_f64(raw.locks.timeout_s.0),
             answer_bytes: usize::try_from(raw.limits.answer_bytes.0).unwrap_or(usize::MAX),
+            tools: ToolSelection {
+                profile: raw.tools.profile.map_or_else(|| "all".into(), |p| p.0),
+                enable: raw.tools.enable.into_iter().map(|t| t.0).collect(),
+                disable: raw.tools.disable.into_iter().map(|t| t.0).collect(),
+            },
             fs_deny: raw.fs.deny.into_iter().map(|g| g.0).collect(),
             profiles,
             environment: Environment {

@@ -21,6 +21,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::app::{App, Level};
+use crate::tools::profile;
 use crate::tools::schema::{lean, lean_output};
 
 /// Instructions sent to clients at initialization.
@@ -52,6 +53,8 @@ pub struct Server {
     log_level: Arc<AtomicU8>,
     /// The forwarding task of this session runs.
     forwarding: Arc<AtomicBool>,
+    /// Tools this server has but its tool profile leaves out.
+    hidden: Arc<Vec<String>>,
 }
 
 /// A clone is a new session: it shares the project and the tool router and
@@ -63,19 +66,49 @@ impl Clone for Server {
             tool_router: Arc::clone(&self.tool_router),
             log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
             forwarding: Arc::new(AtomicBool::new(false)),
+            hidden: Arc::clone(&self.hidden),
         }
     }
 }
 
 impl Server {
-    pub fn new(app: Arc<App>) -> Self {
-        let mut router = Self::orchestrator_router()
+    /// Every tool, before the tool profile.
+    fn all_tools() -> ToolRouter<Server> {
+        Self::orchestrator_router()
             + Self::fs_files_router()
             + Self::fs_walk_router()
             + Self::dev_modes_router()
             + Self::dev_recovery_router()
             + Self::dev_validation_router()
-            + Self::dev_status_router();
+            + Self::dev_status_router()
+    }
+
+    /// The names of every tool, sorted (whatever the profile).
+    pub fn tool_names() -> Vec<String> {
+        let mut names: Vec<String> = Self::all_tools()
+            .map
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Checks the configured tool selection (`--tools`, `[tools]`).
+    pub fn check_tools(config: &crate::config::Config) -> Result<(), String> {
+        profile::select(&Self::tool_names(), &config.tools).map(|_| ())
+    }
+
+    pub fn new(app: Arc<App>) -> Self {
+        let mut router = Self::all_tools();
+        // Checked at start (`check_tools`); an invalid selection keeps all.
+        let names = Self::tool_names();
+        let keep = profile::select(&names, &app.project().config.tools)
+            .unwrap_or_else(|_| names.iter().cloned().collect());
+        let hidden: Vec<String> = names.into_iter().filter(|n| !keep.contains(n)).collect();
+        for name in &hidden {
+            router.remove_route(name);
+        }
         for route in router.map.values_mut() {
             let attr = &mut route.attr;
             attr.input_schema = Arc::new(lean(&attr.input_schema));
@@ -89,6 +122,7 @@ impl Server {
             tool_router: Arc::new(router),
             log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
             forwarding: Arc::new(AtomicBool::new(false)),
+            hidden: Arc::new(hidden),
         }
     }
 
@@ -105,6 +139,13 @@ impl Server {
     /// What to say about a tool name the server does not have.
     pub fn unknown_tool(&self, name: &str) -> String {
         let names: Vec<String> = self.tools().iter().map(|t| t.name.to_string()).collect();
+        if self.hidden.iter().any(|h| h == name) {
+            return format!(
+                "tool {name:?} is not enabled in this server's tool profile ({:?}; add it with --tools or [tools] enable); enabled tools: {}",
+                self.app.project().config.tools.profile,
+                names.join(", ")
+            );
+        }
         format!("unknown tool {name:?}; tools: {}", names.join(", "))
     }
 

@@ -15,6 +15,7 @@ pub mod dev;
 pub mod fs;
 pub mod json;
 pub mod orchestrator;
+pub mod profile;
 pub mod reference;
 pub mod schema;
 
