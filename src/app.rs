@@ -44,6 +44,8 @@ pub struct App {
     last_call_ms: AtomicI64,
     /// What background work announces to the sessions that asked for logs.
     events: tokio::sync::broadcast::Sender<Event>,
+    /// The file watcher (started by the serving modes).
+    hub: OnceLock<crate::hub::Hub>,
 }
 
 /// How much an announcement matters.
@@ -95,6 +97,7 @@ impl App {
             transport: OnceLock::new(),
             last_call_ms: AtomicI64::new(0),
             events: tokio::sync::broadcast::channel(64).0,
+            hub: OnceLock::new(),
         })
     }
 
@@ -135,6 +138,19 @@ impl App {
     /// Receives the announcements from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Starts the file watcher (once); the serving modes do, one-shot
+    /// commands do not.
+    pub fn start_hub(&self) {
+        self.hub
+            .get_or_init(|| crate::hub::Hub::start(&self.project.config));
+    }
+
+    /// Receives the project's file changes from now on (`None`: no hub in
+    /// this process).
+    pub fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::hub::Change>> {
+        self.hub.get().map(crate::hub::Hub::subscribe)
     }
 
     /// When the last tool call in this process started.

@@ -387,6 +387,7 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
     let server = Server::new(Arc::clone(&app));
     let result = rt.block_on(async {
         app.stop_on_signals();
+        app.start_hub();
         crate::scheduler::start(&app);
         let stop = app.shutdown_token();
         let result = match http {

@@ -33,6 +33,7 @@ mod app;
 mod cli;
 pub mod config;
 mod error;
+mod hub;
 pub mod metrics;
 pub mod ops;
 mod scheduler;

@@ -4,8 +4,9 @@
 //! agent of `[scheduler.agent]`.
 //!
 //! One task owns the loop. It sleeps until the soonest of: the next run of
-//! a schedule, the lease renewal, a change of the schedules file (a
-//! debounced watcher), the end of an agent run, or shutdown. The firing
+//! a schedule, the lease renewal, a change of the schedules file (from the
+//! application's debounced watcher, `hub`), the end of an agent run, or
+//! shutdown. The firing
 //! itself is `ops::scheduler::fire`, which re-reads the schedule under the
 //! lock, so that no run fires twice.
 
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Level};
 use crate::config::Agent;
+use crate::hub::Change;
 use crate::ops::scheduler::{
     self, Action, FireOutcome, Fired, Interaction, LEASE_RENEW, Planned, RUNS_DIR, RunEnd,
     RunOutcome,
@@ -35,8 +37,8 @@ use crate::state::formats::time::iso;
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// The plan is made afresh this often even without a file event.
 const REPLAN: Duration = Duration::from_secs(60);
-/// File events closer together than this are one change.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+/// The resource the schedules file is.
+const SCHEDULES_URI: &str = "orchestrator://schedules";
 /// The shortest time between two firings of one schedule (Roo's smallest
 /// interval is a minute; this guards against rules that land in the past).
 const MIN_GAP: Duration = Duration::from_secs(30);
@@ -110,16 +112,30 @@ impl Daemon {
 
     async fn run(mut self) {
         let stop = self.app.shutdown_token();
+        // Changes of the schedules file, from the application's watcher.
         let (ev_tx, mut ev_rx) = mpsc::channel::<()>(8);
-        let schedules = self
-            .app
-            .project()
-            .config
-            .files
-            .schedules
-            .abs()
-            .to_path_buf();
-        let _watcher = watch(&schedules, ev_tx);
+        if let Some(mut changes) = self.app.changes() {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    let c = tokio::select! {
+                        () = stop.cancelled() => break,
+                        c = changes.recv() => c,
+                    };
+                    match c {
+                        Ok(Change::Updated(uri)) if uri == SCHEDULES_URI => {
+                            let _ = ev_tx.try_send(());
+                        }
+                        Ok(_) => {}
+                        // Missed some: look again to be safe.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let _ = ev_tx.try_send(());
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
         let mut next_lease = Instant::now();
         loop {
             if Instant::now() >= next_lease {
@@ -144,7 +160,6 @@ impl Daemon {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep_until(wake.into()) => {}
                 Some(()) = ev_rx.recv() => {
-                    tokio::time::sleep(DEBOUNCE).await;
                     while ev_rx.try_recv().is_ok() {}
                     self.dirty = true;
                 }
@@ -705,31 +720,6 @@ fn prune_logs(dir: &Path, keep: usize) {
     for (_, p) in logs.into_iter().take(excess) {
         let _ = std::fs::remove_file(p);
     }
-}
-
-/// Watches the schedules file's directory; each event that names the file
-/// sends a unit. Without a watcher (no inotify), the periodic re-plan
-/// still sees changes.
-fn watch(file: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let dir = file.parent()?.to_path_buf();
-    let name = file.file_name()?.to_os_string();
-    let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev
-            && ev
-                .paths
-                .iter()
-                .any(|p| p.file_name() == Some(name.as_os_str()))
-        {
-            let _ = tx.try_send(());
-        }
-    })
-    .map_err(|e| tracing::warn!("scheduler: no file watcher: {e}"))
-    .ok()?;
-    w.watch(&dir, notify::RecursiveMode::NonRecursive)
-        .map_err(|e| tracing::warn!("scheduler: cannot watch {}: {e}", dir.display()))
-        .ok()?;
-    Some(w)
 }
 
 #[cfg(test)]
