@@ -719,9 +719,17 @@ mod tests {
             message("Debug the failing stack trace", None, "debug")
         );
         let given = preview(&p, "x", Some("code".into())).unwrap();
-        assert_eq!((given.new_task.mode.as_str(), given.mode_choice.as_str()), ("code", "given"));
-        let e = preview(&p, "x", Some("nope".into())).unwrap_err().to_string();
-        assert!(e.contains("unknown mode \"nope\"") && e.contains("code"), "{e}");
+        assert_eq!(
+            (given.new_task.mode.as_str(), given.mode_choice.as_str()),
+            ("code", "given")
+        );
+        let e = preview(&p, "x", Some("nope".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown mode \"nope\"") && e.contains("code"),
+            "{e}"
+        );
         assert!(!dir.path().join(".roo/delegations.jsonl").exists());
     }
 }

@@ -267,7 +267,11 @@ pub fn complete_path(project: &Project, prefix: &str, max: usize) -> Result<(Vec
         None => ("", prefix),
     };
     let q = ListQuery {
-        path: if dir.is_empty() { ".".into() } else { dir.into() },
+        path: if dir.is_empty() {
+            ".".into()
+        } else {
+            dir.into()
+        },
         walk: WalkOptions {
             max_depth: Some(1),
             include_hidden: stem.starts_with('.'),
@@ -447,7 +451,10 @@ mod tests {
             touch(r, ".git/config", 1);
         });
         let (v, n) = complete_path(&p, "src/se", 100).unwrap();
-        assert_eq!((v, n), (vec!["src/server.rs".to_string(), "src/server/".into()], 2));
+        assert_eq!(
+            (v, n),
+            (vec!["src/server.rs".to_string(), "src/server/".into()], 2)
+        );
         let (v, _) = complete_path(&p, "", 100).unwrap();
         assert_eq!(v, vec!["README.md".to_string(), "src/".into()]);
         // Hidden names only when asked for, .git never.

@@ -214,7 +214,11 @@ mod tests {
         };
         let steps = plan(&s);
         assert_eq!(steps.len(), 2, "{steps:?}");
-        assert!(steps[0].contains("\"Nightly\" (id s1) in code mode"), "{}", steps[0]);
+        assert!(
+            steps[0].contains("\"Nightly\" (id s1) in code mode"),
+            "{}",
+            steps[0]
+        );
         assert!(steps[1].contains("track_task_time"));
     }
 
@@ -231,7 +235,11 @@ mod tests {
             ..LoopStep::default()
         };
         let steps = plan(&s);
-        assert!(steps[0].contains("290 of 300 lines (10 left)"), "{}", steps[0]);
+        assert!(
+            steps[0].contains("290 of 300 lines (10 left)"),
+            "{}",
+            steps[0]
+        );
         assert!(
             steps[1].contains("(line 3, under Now): \"Fix the parser\"")
                 && steps[1].contains("5 open in all"),
@@ -255,11 +263,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".roo")).unwrap();
         std::fs::write(dir.path().join(".roo/schedules.json"), "{not json").unwrap();
-        std::fs::write(dir.path().join("TODO.md"), "- [ ] one\n- [x] two\n- [-] three\n").unwrap();
+        std::fs::write(
+            dir.path().join("TODO.md"),
+            "- [ ] one\n- [x] two\n- [-] three\n",
+        )
+        .unwrap();
         let p = Project::open(Config::load(dir.path(), None).unwrap());
         let s = next_step(&p, Timestamp::now()).unwrap();
         assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
-        assert!(s.problems[0].starts_with("schedules: "), "{}", s.problems[0]);
+        assert!(
+            s.problems[0].starts_with("schedules: "),
+            "{}",
+            s.problems[0]
+        );
         assert_eq!(s.open_total, 2);
         assert_eq!(s.open[1].text, "three");
         assert!(s.open[1].in_progress);

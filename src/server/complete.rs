@@ -84,7 +84,10 @@ pub async fn complete(app: &App, req: CompleteRequestParams) -> Result<CompleteR
             })
             .await
             .map_err(to_mcp)?;
-            pick(d.delegations.unwrap_or_default().into_iter().map(|d| d.id), &prefix)
+            pick(
+                d.delegations.unwrap_or_default().into_iter().map(|d| d.id),
+                &prefix,
+            )
         }
         "path" if matches!(&req.r#ref, Reference::Resource(r) if r.uri == FILES_TEMPLATE) => {
             let (values, total) = blocking(app, move |p| {

@@ -6,8 +6,8 @@
 use jiff::Timestamp;
 use rmcp::ErrorData;
 use rmcp::model::{
-    GetPromptRequestParams, GetPromptResult, JsonObject, ListPromptsResult, Prompt,
-    PromptArgument, PromptMessage, Role,
+    GetPromptRequestParams, GetPromptResult, JsonObject, ListPromptsResult, Prompt, PromptArgument,
+    PromptMessage, Role,
 };
 
 use super::resources::to_mcp;
@@ -317,8 +317,14 @@ mod tests {
         };
         s.steps = ops::loop_step::plan(&s);
         let t = render_loop(&s);
-        assert!(t.contains("- Due schedules (1):\n  - Nightly (id s1, mode code)\n"), "{t}");
-        assert!(t.contains("  - [-] Fix it (line 3)\n  - … and 3 more"), "{t}");
+        assert!(
+            t.contains("- Due schedules (1):\n  - Nightly (id s1, mode code)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  - [-] Fix it (line 3)\n  - … and 3 more"),
+            "{t}"
+        );
         assert!(t.contains("12 of 300 lines used, 288 left"), "{t}");
         assert!(t.contains("## Next step\n1. Run the due schedule"), "{t}");
     }
@@ -337,6 +343,10 @@ mod tests {
         let mut given = JsonObject::new();
         given.insert("task".into(), 3.into());
         let e = arguments("delegate", Some(given), &["task"]).unwrap_err();
-        assert!(e.message.contains("must be a string, got 3"), "{}", e.message);
+        assert!(
+            e.message.contains("must be a string, got 3"),
+            "{}",
+            e.message
+        );
     }
 }

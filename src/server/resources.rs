@@ -145,9 +145,8 @@ fn unknown(uri: &str) -> ErrorData {
 
 fn json<T: Serialize>(uri: &str, r: Result<T, ToolError>) -> Result<ReadResourceResult, ErrorData> {
     let value = r.map_err(to_mcp)?;
-    let text = serde_json::to_string(&value).map_err(|e| {
-        ErrorData::internal_error(format!("cannot encode {uri}: {e}"), None)
-    })?;
+    let text = serde_json::to_string(&value)
+        .map_err(|e| ErrorData::internal_error(format!("cannot encode {uri}: {e}"), None))?;
     Ok(ReadResourceResult::new(vec![
         ResourceContents::text(text, uri).with_mime_type(JSON),
     ]))
@@ -183,10 +182,7 @@ pub async fn read_uri(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorD
                 limit: 100,
                 ..TrackingQuery::default()
             };
-            let r = blocking(app, move |p| {
-                ops::timing::tracking(p, q, Timestamp::now())
-            })
-            .await;
+            let r = blocking(app, move |p| ops::timing::tracking(p, q, Timestamp::now())).await;
             json(uri, r)
         }
         "orchestrator://modes" => {
@@ -216,7 +212,10 @@ async fn file(app: &App, uri: &str, encoded: &str) -> Result<ReadResourceResult,
     let path = decode(encoded).map_err(|e| ErrorData::invalid_params(e, None))?;
     if path.is_empty() {
         return Err(ErrorData::invalid_params(
-            format!("{} names no file; give a root-relative path after {FILES_PREFIX}, e.g. {FILES_PREFIX}README.md", shown(uri)),
+            format!(
+                "{} names no file; give a root-relative path after {FILES_PREFIX}, e.g. {FILES_PREFIX}README.md",
+                shown(uri)
+            ),
             None,
         ));
     }
@@ -291,8 +290,7 @@ pub fn decode(s: &str) -> Result<String, String> {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8(out)
-        .map_err(|_| format!("the path {} does not decode to UTF-8", shown(s)))
+    String::from_utf8(out).map_err(|_| format!("the path {} does not decode to UTF-8", shown(s)))
 }
 
 /// A file's mime type from its extension; text files default to
@@ -363,7 +361,11 @@ mod tests {
     #[test]
     fn an_unknown_uri_lists_the_known_ones() {
         let e = unknown("orchestrator://nope");
-        assert!(e.message.contains("\"orchestrator://nope\""), "{}", e.message);
+        assert!(
+            e.message.contains("\"orchestrator://nope\""),
+            "{}",
+            e.message
+        );
         for d in &RESOURCES {
             assert!(e.message.contains(d.uri), "{}", e.message);
         }
