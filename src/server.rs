@@ -1,6 +1,7 @@
 //! The rmcp server handler: server info, the stored tool router (its
 //! schemas rewritten once by `tools::schema::lean`), unknown-tool errors
-//! that list the tools, and `logging/setLevel`. Tool failures become
+//! that list the tools, and `logging/setLevel`. Resources, prompts and
+//! completions live in the submodules of the same names. Tool failures become
 //! `isError` results in `tools::ToolError`; here they are also sent as
 //! `error` log notifications to sessions that asked for logs.
 // Logging is deprecated for the 2026-07-28 protocol but is what clients up
@@ -23,6 +24,10 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::app::{App, Level};
 use crate::tools::profile;
 use crate::tools::schema::{lean, lean_output};
+
+mod complete;
+mod prompts;
+mod resources;
 
 /// Instructions sent to clients at initialization.
 const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven development loop's state in plain project files: Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md (3 sections, line limit), TODO.md and .roomodes. Read with get_* tools; every write is validated, backed up and atomic. Tool errors say what was wrong and what is accepted.";
@@ -161,6 +166,10 @@ impl ServerHandler for Server {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_logging()
+                // No `subscribe` yet (see `resources`).
+                .enable_resources()
+                .enable_prompts()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -225,6 +234,56 @@ impl ServerHandler for Server {
                 .await;
         }
         response
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        Ok(resources::list())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        resources::read_uri(&self.app, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        prompts::list(&self.app).await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        prompts::get(&self.app, request).await.map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, ErrorData> {
+        complete::complete(&self.app, request).await
     }
 
     async fn set_level(

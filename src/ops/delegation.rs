@@ -138,6 +138,94 @@ fn message(task: &str, context: Option<&str>, mode: &str) -> String {
     m
 }
 
+/// The mode a delegation goes to, and how it was chosen.
+struct ModeChoice {
+    mode: String,
+    /// "given" or "suggested".
+    choice: &'static str,
+    suggestions: Vec<Suggestion>,
+    warnings: Vec<String>,
+}
+
+/// The given mode (which must exist) or the best match for the task's
+/// words, with the three best-matching modes.
+fn choose_mode(
+    project: &Project,
+    task: &str,
+    context: Option<&str>,
+    mode: Option<String>,
+) -> Result<ModeChoice> {
+    let modes = project.modes()?;
+    let ranked = modes.rank_for(&format!("{task} {}", context.unwrap_or("")));
+    let suggestions = ranked
+        .iter()
+        .take(3)
+        .map(|(slug, score)| Suggestion {
+            slug: slug.clone(),
+            score: *score,
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let (mode, choice) = match mode {
+        Some(m) => {
+            if modes.get(&m).is_none() {
+                return Err(Error::invalid(format!(
+                    "unknown mode {m:?}; closest: {}; all modes: {}",
+                    modes.closest(&m, 3).join(", "),
+                    crate::error::some_of(modes.slugs(), ", ")
+                )));
+            }
+            (m, "given")
+        }
+        None => match ranked.first() {
+            Some((slug, score)) if *score > 0.0 => (slug.clone(), "suggested"),
+            _ => {
+                warnings.push("no mode matched the task's words; defaulting to code".into());
+                ("code".into(), "suggested")
+            }
+        },
+    };
+    if mode == "orchestrator" {
+        warnings.push(
+            "delegating to orchestrator: it has no tool groups of its own and will delegate further".into(),
+        );
+    }
+    Ok(ModeChoice {
+        mode,
+        choice,
+        suggestions,
+        warnings,
+    })
+}
+
+/// What a create of `task` would hand to new_task, without logging or
+/// timing anything (the `delegate` prompt shows it).
+#[derive(Debug, Serialize)]
+pub struct Preview {
+    pub new_task: NewTask,
+    /// "given" or "suggested".
+    pub mode_choice: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mode_suggestions: Vec<Suggestion>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Chooses the mode as a create does and builds the same new_task message.
+pub fn preview(project: &Project, task: &str, mode: Option<String>) -> Result<Preview> {
+    let chosen = choose_mode(project, task, None, mode)?;
+    Ok(Preview {
+        new_task: NewTask {
+            message: message(task, None, &chosen.mode),
+            mode: chosen.mode,
+            todos: None,
+        },
+        mode_choice: chosen.choice.into(),
+        mode_suggestions: chosen.suggestions,
+        warnings: chosen.warnings,
+    })
+}
+
 /// Runs one operation at `now`; appends are durable when it returns.
 pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<DelegateOut> {
     let mut out = DelegateOut {
@@ -167,46 +255,11 @@ pub fn delegate(project: &Project, op: Delegate, now: Timestamp) -> Result<Deleg
             source,
             idempotency_key,
         } => {
-            let modes = project.modes()?;
-            let ranked = modes.rank_for(&format!("{task} {}", context.as_deref().unwrap_or("")));
-            out.mode_suggestions = ranked
-                .iter()
-                .take(3)
-                .map(|(slug, score)| Suggestion {
-                    slug: slug.clone(),
-                    score: *score,
-                })
-                .collect();
-            let mode = match mode {
-                Some(m) => {
-                    if modes.get(&m).is_none() {
-                        return Err(Error::invalid(format!(
-                            "unknown mode {m:?}; closest: {}; all modes: {}",
-                            modes.closest(&m, 3).join(", "),
-                            crate::error::some_of(modes.slugs(), ", ")
-                        )));
-                    }
-                    out.mode_choice = Some("given".into());
-                    m
-                }
-                None => {
-                    out.mode_choice = Some("suggested".into());
-                    match ranked.first() {
-                        Some((slug, score)) if *score > 0.0 => slug.clone(),
-                        _ => {
-                            out.warnings.push(
-                                "no mode matched the task's words; defaulting to code".into(),
-                            );
-                            "code".into()
-                        }
-                    }
-                }
-            };
-            if mode == "orchestrator" {
-                out.warnings.push(
-                    "delegating to orchestrator: it has no tool groups of its own and will delegate further".into(),
-                );
-            }
+            let chosen = choose_mode(project, &task, context.as_deref(), mode)?;
+            out.mode_suggestions = chosen.suggestions;
+            out.mode_choice = Some(chosen.choice.into());
+            out.warnings.extend(chosen.warnings);
+            let mode = chosen.mode;
             let same = Same {
                 key: idempotency_key.clone(),
                 task: task.clone(),
@@ -652,5 +705,31 @@ mod tests {
         assert!(!ok.replayed);
         assert_eq!(lines(dir.path(), ".roo/delegations.jsonl"), 1);
         assert_eq!(lines(dir.path(), "task_timing.tsv"), 2);
+    }
+
+    #[test]
+    fn a_preview_builds_the_create_message_and_logs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::open(Config::load(dir.path(), None).unwrap());
+        let v = preview(&p, "Debug the failing stack trace", None).unwrap();
+        assert_eq!(v.new_task.mode, "debug");
+        assert_eq!(v.mode_choice, "suggested");
+        assert_eq!(
+            v.new_task.message,
+            message("Debug the failing stack trace", None, "debug")
+        );
+        let given = preview(&p, "x", Some("code".into())).unwrap();
+        assert_eq!(
+            (given.new_task.mode.as_str(), given.mode_choice.as_str()),
+            ("code", "given")
+        );
+        let e = preview(&p, "x", Some("nope".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown mode \"nope\"") && e.contains("code"),
+            "{e}"
+        );
+        assert!(!dir.path().join(".roo/delegations.jsonl").exists());
     }
 }

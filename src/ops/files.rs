@@ -50,6 +50,9 @@ pub enum Encoding {
     Text,
     /// The bytes as base64 (binary files too).
     Base64,
+    /// UTF-8 text, or base64 for a binary file (what a resource read
+    /// wants: every file, each in the form it can be shown in).
+    Auto,
 }
 
 /// A read.
@@ -200,21 +203,20 @@ fn read_checked(project: &Project, c: &Checked, q: &ReadQuery) -> Result<FileRea
         version: Some(version(&bytes)),
         ..FileRead::default()
     };
-    match q.encoding {
-        Encoding::Base64 => {
+    let binary = bytes[..bytes.len().min(SNIFF)].iter().position(|b| *b == 0);
+    match (q.encoding, binary) {
+        (Encoding::Base64, _) | (Encoding::Auto, Some(_)) => {
             let cap = usize::try_from(q.max_bytes).unwrap_or(usize::MAX);
             let part = &bytes[..bytes.len().min(cap)];
             out.truncated = part.len() < bytes.len();
             out.base64 = Some(base64::engine::general_purpose::STANDARD.encode(part));
         }
-        Encoding::Text => {
-            if let Some(at) = bytes[..bytes.len().min(SNIFF)].iter().position(|b| *b == 0) {
-                return Err(Error::invalid(format!(
-                    "{name} is a binary file (a NUL byte at offset {at}); pass encoding: \"base64\" to get its bytes"
-                )));
-            }
-            select_lines(&bytes, q, &mut out);
+        (Encoding::Text, Some(at)) => {
+            return Err(Error::invalid(format!(
+                "{name} is a binary file (a NUL byte at offset {at}); pass encoding: \"base64\" to get its bytes"
+            )));
         }
+        (Encoding::Text | Encoding::Auto, None) => select_lines(&bytes, q, &mut out),
     }
     Ok(out)
 }
@@ -689,5 +691,30 @@ mod tests {
         );
         let l = r.lossy.unwrap();
         assert_eq!((l.lines, l.at), (2, vec![2, 4]));
+    }
+
+    #[test]
+    fn auto_gives_text_as_text_and_a_binary_file_as_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "hi\n").unwrap();
+        std::fs::write(dir.path().join("b.bin"), b"\x89PNG\0\x01").unwrap();
+        let p = Project::open(crate::config::Config::load(dir.path(), None).unwrap());
+        let auto = |path: &str| {
+            let mut q = query(ALL, 100);
+            q.paths = vec![path.into()];
+            q.encoding = Encoding::Auto;
+            read(&p, &q).unwrap()
+        };
+        let text = auto("a.txt");
+        assert_eq!(text.files[0].text.as_deref(), Some("hi\n"));
+        assert!(text.files[0].base64.is_none());
+        let bin = auto("b.bin");
+        assert_eq!(bin.files[0].base64.as_deref(), Some("iVBORwAB"));
+        assert!(bin.files[0].text.is_none());
+        // Text still refuses a binary file, naming base64.
+        let mut q = query(ALL, 100);
+        q.paths = vec!["b.bin".into()];
+        let e = read(&p, &q).unwrap_err().to_string();
+        assert!(e.contains("binary file") && e.contains("base64"), "{e}");
     }
 }

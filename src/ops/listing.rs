@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::Project;
 use crate::state::formats::{is_false, is_zero};
 use crate::state::fs::Access;
@@ -256,6 +256,54 @@ pub fn list(project: &Project, q: &ListQuery) -> Result<ListOut> {
     })
 }
 
+/// Project paths that start with `prefix`, for completing a path: the
+/// entries of the directory `prefix` names up to its last `/` (listed by
+/// [`list`], so what it hides stays hidden), directories with a trailing
+/// `/`, sorted; at most `max`, with how many matched. A directory that
+/// does not exist or is refused completes to nothing.
+pub fn complete_path(project: &Project, prefix: &str, max: usize) -> Result<(Vec<String>, usize)> {
+    let (dir, stem) = match prefix.rfind('/') {
+        Some(i) => (&prefix[..=i], &prefix[i + 1..]),
+        None => ("", prefix),
+    };
+    let q = ListQuery {
+        path: if dir.is_empty() {
+            ".".into()
+        } else {
+            dir.into()
+        },
+        walk: WalkOptions {
+            max_depth: Some(1),
+            include_hidden: stem.starts_with('.'),
+            respect_gitignore: true,
+            ..WalkOptions::default()
+        },
+        max_entries: MAX_ENTRIES as usize,
+    };
+    let listed = match list(project, &q) {
+        Ok(l) => l,
+        Err(e @ (Error::MustBlock | Error::ShuttingDown | Error::Internal(_))) => return Err(e),
+        Err(_) => return Ok((Vec::new(), 0)),
+    };
+    if listed.tree.kind != NodeKind::Dir {
+        return Ok((Vec::new(), 0));
+    }
+    let mut found: Vec<String> = listed
+        .tree
+        .children
+        .iter()
+        .filter(|n| n.name.starts_with(stem))
+        .map(|n| match n.kind {
+            NodeKind::Dir => format!("{dir}{}/", n.name),
+            _ => format!("{dir}{}", n.name),
+        })
+        .collect();
+    found.sort();
+    let total = found.len();
+    found.truncate(max);
+    Ok((found, total))
+}
+
 fn render(n: &Node, level: usize, out: &mut String) {
     for _ in 0..level {
         out.push_str("  ");
@@ -389,5 +437,33 @@ mod tests {
         assert_eq!(e, "\"nope\" does not exist");
         let e = list(&p, &q("../x", 1, 10)).unwrap_err().to_string();
         assert!(e.contains("climbs above the project root"), "{e}");
+    }
+
+    #[test]
+    fn a_path_prefix_completes_to_what_the_listing_shows() {
+        let (_d, p) = project(|r| {
+            touch(r, "src/main.rs", 1);
+            touch(r, "src/server.rs", 1);
+            touch(r, "src/server/x.rs", 1);
+            touch(r, "README.md", 1);
+            touch(r, ".env", 1);
+            std::fs::create_dir_all(r.join(".git")).unwrap();
+            touch(r, ".git/config", 1);
+        });
+        let (v, n) = complete_path(&p, "src/se", 100).unwrap();
+        assert_eq!(
+            (v, n),
+            (vec!["src/server.rs".to_string(), "src/server/".into()], 2)
+        );
+        let (v, _) = complete_path(&p, "", 100).unwrap();
+        assert_eq!(v, vec!["README.md".to_string(), "src/".into()]);
+        // Hidden names only when asked for, .git never.
+        let (v, _) = complete_path(&p, ".", 100).unwrap();
+        assert_eq!(v, vec![".env".to_string()]);
+        assert_eq!(complete_path(&p, ".git/", 100).unwrap().1, 0);
+        assert_eq!(complete_path(&p, "../", 100).unwrap().1, 0);
+        assert_eq!(complete_path(&p, "nowhere/x", 100).unwrap().1, 0);
+        let (v, n) = complete_path(&p, "src/", 1).unwrap();
+        assert_eq!((v.len(), n), (1, 3));
     }
 }

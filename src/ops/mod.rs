@@ -15,6 +15,7 @@ pub mod failures;
 pub mod files;
 pub mod ids;
 pub mod listing;
+pub mod loop_step;
 pub mod memory;
 pub mod modes;
 pub mod page;
