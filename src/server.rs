@@ -9,7 +9,7 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -21,11 +21,12 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
-use crate::app::{App, Level};
+use crate::app::App;
 use crate::tools::profile;
 use crate::tools::schema::{lean, lean_output};
 
 mod complete;
+mod notify;
 mod prompts;
 mod resources;
 
@@ -33,9 +34,9 @@ mod resources;
 const INSTRUCTIONS: &str = "loop-orchestrator keeps a schedule-driven development loop's state in plain project files: Roo Scheduler's .roo/schedules.json, task_timing.tsv, persistent-memory.md (3 sections, line limit), TODO.md and .roomodes. Read with get_* tools; every write is validated, backed up and atomic. Tool errors say what was wrong and what is accepted.";
 
 /// No log level requested yet: send no log notifications.
-const LOGS_OFF: u8 = u8::MAX;
+pub(crate) const LOGS_OFF: u8 = u8::MAX;
 
-fn rank(level: LoggingLevel) -> u8 {
+pub(crate) fn rank(level: LoggingLevel) -> u8 {
     match level {
         LoggingLevel::Debug => 0,
         LoggingLevel::Info => 1,
@@ -53,11 +54,8 @@ pub struct Server {
     pub(crate) app: Arc<App>,
     /// Built once; every session shares it.
     tool_router: Arc<ToolRouter<Server>>,
-    /// This session's minimum log level (`LOGS_OFF` until it sets one);
-    /// shared with the task that forwards the application's announcements.
-    log_level: Arc<AtomicU8>,
-    /// The forwarding task of this session runs.
-    forwarding: Arc<AtomicBool>,
+    /// This session's log level, subscriptions and forwarding task.
+    session: notify::Session,
     /// Tools this server has but its tool profile leaves out.
     hidden: Arc<Vec<String>>,
 }
@@ -69,8 +67,7 @@ impl Clone for Server {
         Server {
             app: Arc::clone(&self.app),
             tool_router: Arc::clone(&self.tool_router),
-            log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
-            forwarding: Arc::new(AtomicBool::new(false)),
+            session: notify::Session::new(),
             hidden: Arc::clone(&self.hidden),
         }
     }
@@ -125,8 +122,7 @@ impl Server {
         Server {
             app,
             tool_router: Arc::new(router),
-            log_level: Arc::new(AtomicU8::new(LOGS_OFF)),
-            forwarding: Arc::new(AtomicBool::new(false)),
+            session: notify::Session::new(),
             hidden: Arc::new(hidden),
         }
     }
@@ -155,7 +151,7 @@ impl Server {
     }
 
     fn logs(&self, level: LoggingLevel) -> bool {
-        let min = self.log_level.load(Ordering::Relaxed);
+        let min = self.session.log_level.load(Ordering::Relaxed);
         min != LOGS_OFF && rank(level) >= min
     }
 }
@@ -166,9 +162,11 @@ impl ServerHandler for Server {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_logging()
-                // No `subscribe` yet (see `resources`).
                 .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
                 .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_completions()
                 .build(),
         )
@@ -252,6 +250,42 @@ impl ServerHandler for Server {
         Ok(resources::templates())
     }
 
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.subscribe(&request.uri)?;
+        self.session.forward(&self.app, context.peer.clone());
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(notify::accepted(requested))
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        notify::listen(&self.app, context).await
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        // List changes (and, once asked for, logs and resource updates)
+        // reach this session from now on.
+        self.session.forward(&self.app, context.peer.clone());
+    }
+
     async fn read_resource(
         &self,
         request: rmcp::model::ReadResourceRequestParams,
@@ -291,46 +325,12 @@ impl ServerHandler for Server {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.log_level.store(rank(request.level), Ordering::Relaxed);
-        if !self.forwarding.swap(true, Ordering::Relaxed) {
-            // From now on the application's announcements (the scheduler's
-            // firings and run ends) reach this session as log messages,
-            // until it closes.
-            let mut events = self.app.subscribe();
-            let level = Arc::clone(&self.log_level);
-            let peer = context.peer.clone();
-            let stop = self.app.shutdown_token();
-            tokio::spawn(async move {
-                loop {
-                    let ev = tokio::select! {
-                        () = stop.cancelled() => break,
-                        ev = events.recv() => ev,
-                    };
-                    let ev = match ev {
-                        Ok(ev) => ev,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break,
-                    };
-                    let lvl = match ev.level {
-                        Level::Info => LoggingLevel::Info,
-                        Level::Warning => LoggingLevel::Warning,
-                    };
-                    let min = level.load(Ordering::Relaxed);
-                    if min == LOGS_OFF || rank(lvl) < min {
-                        continue;
-                    }
-                    let sent = peer
-                        .notify_logging_message(
-                            LoggingMessageNotificationParam::new(lvl, ev.data)
-                                .with_logger(ev.logger),
-                        )
-                        .await;
-                    if sent.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        self.session
+            .log_level
+            .store(rank(request.level), Ordering::Relaxed);
+        // From now on the application's announcements (the scheduler's
+        // firings and run ends) reach this session as log messages.
+        self.session.forward(&self.app, context.peer.clone());
         Ok(())
     }
 }

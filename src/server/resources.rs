@@ -3,10 +3,7 @@
 //! filesystem sandbox (`orchestrator://files/{path}`, refused exactly as
 //! read_project_file refuses them).
 //!
-//! Subscriptions (`resources/subscribe`, `notifications/resources/updated`)
-//! are not offered yet: they belong in a module of their own beside this
-//! one, fed by the application's file watcher, with `subscribe` added to the
-//! capability in `Server::get_info`.
+//! Subscriptions to these URIs are `notify`'s business.
 
 use jiff::Timestamp;
 use rmcp::ErrorData;
@@ -127,6 +124,25 @@ fn root(e: &Error) -> &Error {
     match e {
         Error::Context { source, .. } => root(source),
         other => other,
+    }
+}
+
+/// The form of `uri` that file-watcher changes are announced in (a file's
+/// path percent-decoded), or the error for a URI this server does not
+/// have (the one `resources/read` gives).
+pub fn check_uri(uri: &str) -> Result<String, ErrorData> {
+    if RESOURCES.iter().any(|d| d.uri == uri) {
+        return Ok(uri.to_string());
+    }
+    match uri.strip_prefix(FILES_PREFIX) {
+        Some(path) => {
+            let path = decode(path).map_err(|e| ErrorData::invalid_params(e, None))?;
+            if path.is_empty() {
+                return Err(unknown(uri));
+            }
+            Ok(crate::hub::file_uri(&path))
+        }
+        None => Err(unknown(uri)),
     }
 }
 
