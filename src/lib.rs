@@ -4,15 +4,16 @@
 //!
 //! * `transport` — stdio, streamable HTTP and legacy SSE; knows nothing
 //!   about tools;
-//! * `server` — the rmcp handler: the tool router, unknown-tool and logging
-//!   behaviour;
+//! * `server` — the rmcp handler: the tool router and its profile,
+//!   resources, prompts, completions, subscriptions and logging;
 //! * `tools` — thin: arguments → an op → its result, run through one wrapper
 //!   (panics become `isError`, blocking work leaves the async workers);
 //! * [`ops`] — the use cases with plain Rust inputs and outputs;
 //! * `state` — file formats, the normalised project path, and the storage
 //!   mechanics (locks, atomic replace, group-commit appends, backups).
 //!
-//! `app` owns the project, the background tasks and shutdown; `scheduler` is
+//! `app` owns the project, the background tasks, shutdown and the file
+//! watcher (`hub`); `scheduler` is
 //! the daemon that fires due schedules (an `app` background task); `cli` is the
 //! command line. The file formats and next-run rules are documented in the
 //! repository's `docs/`.

@@ -70,12 +70,14 @@ async fn complete(c: &Client, r#ref: Reference, name: &str, value: &str) -> (Vec
 }
 
 #[tokio::test]
-async fn the_capabilities_list_resources_prompts_and_completions_without_subscribe() {
+async fn the_capabilities_list_resources_with_subscribe_prompts_and_completions() {
     let root = root_with("empty");
     let c = connect(root.path()).await;
     let caps = serde_json::to_value(&c.peer_info().unwrap().capabilities).unwrap();
     assert!(caps["resources"].is_object(), "{caps}");
-    assert!(caps["resources"].get("subscribe").is_none(), "{caps}");
+    assert_eq!(caps["resources"]["subscribe"], true, "{caps}");
+    assert_eq!(caps["resources"]["listChanged"], true, "{caps}");
+    assert_eq!(caps["prompts"]["listChanged"], true, "{caps}");
     assert!(
         caps["prompts"].is_object() && caps["completions"].is_object(),
         "{caps}"
