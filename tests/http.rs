@@ -406,3 +406,96 @@ async fn sigterm_finishes_in_flight_writes_and_exits_0() {
         }
     }
 }
+
+/// The one JSON-RPC answer of a POST, whether sent as JSON or as one SSE
+/// event.
+async fn answer(r: reqwest::Response) -> Value {
+    let text = r.text().await.unwrap();
+    let body = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or(&text);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn a_2026_client_calls_tools_and_reads_resources_over_http_without_initialize() {
+    let root = root_with("messy");
+    let d = start(root.path(), &[]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-2026", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let post = |id: i64, method: &'static str, name: &'static str, params: Value| {
+        let mut params = params;
+        params["_meta"] = meta.clone();
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        http()
+            .post(format!("{}/mcp", d.url))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .body(body.to_string())
+            .send()
+    };
+    let r = post(
+        1,
+        "tools/call",
+        "get_schedule_status",
+        json!({"name": "get_schedule_status", "arguments": {}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let v = answer(r).await;
+    assert_eq!(
+        v["result"]["structuredContent"]["summary"]["total"], 2,
+        "{v}"
+    );
+    let r = post(
+        2,
+        "resources/read",
+        "orchestrator://schedules",
+        json!({"uri": "orchestrator://schedules"}),
+    )
+    .await
+    .unwrap();
+    let v = answer(r).await;
+    let text = v["result"]["contents"][0]["text"].as_str().unwrap();
+    let inner: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(inner["summary"]["total"], 2, "{v}");
+}
+
+#[tokio::test]
+async fn a_2025_11_25_session_reads_resources_and_gets_prompts_over_http() {
+    let root = root_with("messy");
+    let d = start(root.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", d.url)),
+    );
+    let client = ().serve(transport).await.unwrap();
+    let info = client.peer_info().unwrap();
+    assert_eq!(info.protocol_version.to_string(), "2025-11-25");
+    let r = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "orchestrator://todo",
+        ))
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    assert!(
+        v["contents"][0]["text"].as_str().unwrap().contains("items"),
+        "{v}"
+    );
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert!(prompts.iter().any(|p| p.name == "orchestrator-loop"));
+    let r = client
+        .call_tool(CallToolRequestParams::new("get_todo_status"))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true));
+    client.cancel().await.unwrap();
+}
