@@ -56,6 +56,12 @@ def is_error(result):
     return bool(v)
 
 
+def field(obj, snake, camel):
+    """An attribute under its 2.x (snake_case) or 1.x (camelCase) name."""
+    v = getattr(obj, snake, None)
+    return v if v is not None else getattr(obj, camel)
+
+
 def text_of(result):
     return "\n".join(getattr(c, "text", "") for c in result.content)
 
@@ -125,6 +131,25 @@ async def scenarios(session, transport):
     msg = await call("track_task_time", {"action": "pause"}, expect_error=True)
     assert "unknown variant" in msg, msg
     ok(transport, "tool error for bad input", msg.splitlines()[0][:60])
+
+    resources = (await session.list_resources()).resources
+    uris = [str(r.uri) for r in resources]
+    assert "orchestrator://todo" in uris, uris
+    r = await session.read_resource("orchestrator://todo")
+    todo = json.loads(r.contents[0].text)
+    assert todo["counts"]["total"] >= 1, todo
+    templates = field(await session.list_resource_templates(), "resource_templates", "resourceTemplates")
+    assert any(field(t, "uri_template", "uriTemplate") == "orchestrator://files/{path}"
+               for t in templates), templates
+    r = await session.read_resource(f"orchestrator://files/{name}")
+    assert r.contents[0].text == "# Interop\nstep two\n", r
+    ok(transport, "resources list/read", f"{len(uris)} resources, a file through the template")
+    prompts = (await session.list_prompts()).prompts
+    names = [p.name for p in prompts]
+    assert "orchestrator-loop" in names and "delegate" in names, names
+    p = await session.get_prompt("delegate", {"task": "Fix the interop failure", "mode": "code"})
+    assert "Fix the interop failure" in p.messages[-1].content.text, p
+    ok(transport, "prompts list/get", f"{len(names)} prompts")
 
 
 async def main():
