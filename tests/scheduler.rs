@@ -475,15 +475,7 @@ fn a_stdio_session_that_asked_for_logs_hears_the_firing() {
     let root = dir.path();
     std::fs::create_dir_all(root.join(".roo")).unwrap();
     write_schedules(root, &[schedule("51", &ago(600), json!({}))]);
-    let mut child = std::process::Command::new(common::bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "stdio", "--scheduler"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::stdio_server_with(root, &["--scheduler"]);
     let mut stdin = child.stdin.take().unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel::<String>();

@@ -21,15 +21,7 @@ struct Raw {
 
 impl Raw {
     fn start(root: &std::path::Path) -> Raw {
-        let mut child = std::process::Command::new(common::bin())
-            .arg("--root")
-            .arg(root)
-            .args(["--mode", "stdio"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = common::stdio_server(root);
         let stdin = child.stdin.take().unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = channel();

@@ -11,16 +11,7 @@ use serde_json::{Value, json};
 /// Runs a stdio session with `args`, sends `requests` after the
 /// handshake, and returns the answers (by id order).
 fn session(root: &std::path::Path, args: &[&str], requests: &[Value]) -> Vec<Value> {
-    let mut child = std::process::Command::new(common::bin())
-        .arg("--root")
-        .arg(root)
-        .args(["--mode", "stdio"])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::stdio_server_with(root, args);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     common::say_hello(&mut stdin, &mut stdout);

@@ -70,20 +70,13 @@ pub fn select(all: &[String], sel: &ToolSelection) -> Result<BTreeSet<String>, S
 mod tests {
     use super::*;
 
+    /// The core tools between two others.
     fn all() -> Vec<String> {
-        [
-            "a_tool",
-            "delegate_task",
-            "get_persistent_memory",
-            "get_schedule_status",
-            "get_todo_status",
-            "track_task_time",
-            "update_persistent_memory",
-            "z_tool",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        std::iter::once("a_tool")
+            .chain(CORE)
+            .chain(std::iter::once("z_tool"))
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn sel(profile: &str, enable: &[&str], disable: &[&str]) -> ToolSelection {

@@ -76,13 +76,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Starts `loop-orchestrator --root ROOT --mode stdio` and connects.
 /// `loop-orchestrator --mode stdio` with piped stdin and stdout.
 pub fn stdio_server(root: &Path) -> std::process::Child {
+    stdio_server_with(root, &[])
+}
+
+/// `loop-orchestrator --mode stdio EXTRA…` with piped stdin and stdout.
+pub fn stdio_server_with(root: &Path, extra: &[&str]) -> std::process::Child {
     std::process::Command::new(bin())
         .arg("--root")
         .arg(root)
         .args(["--mode", "stdio"])
+        .args(extra)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
