@@ -9,7 +9,6 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -151,7 +150,7 @@ impl Server {
     }
 
     fn logs(&self, level: LoggingLevel) -> bool {
-        let min = self.session.log_level.load(Ordering::Relaxed);
+        let min = self.session.log_level();
         min != LOGS_OFF && rank(level) >= min
     }
 }
@@ -325,9 +324,7 @@ impl ServerHandler for Server {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.session
-            .log_level
-            .store(rank(request.level), Ordering::Relaxed);
+        self.session.set_log_level(rank(request.level));
         // From now on the application's announcements (the scheduler's
         // firings and run ends) reach this session as log messages.
         self.session.forward(&self.app, context.peer.clone());

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::RoleServer;
@@ -23,40 +24,66 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, SubscriptionContext};
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::resources;
 use crate::app::{App, Level};
 use crate::hub::Change;
 
-/// One session's notification state (shared by its handler clones).
+/// How often a forwarding task checks that its session's transport is
+/// still open (a session that ends without a failed send).
+const CHECK_CLOSED: Duration = Duration::from_secs(10);
+
+/// One session's notification state, shared by the session's handler
+/// clones (`Server` is cloned per session). When the last of them is
+/// dropped — the session ended — its forwarding task stops.
 #[derive(Clone)]
 pub struct Session {
+    state: State,
+    /// Cancels `state.ended` when the last clone goes.
+    _alive: Arc<DropGuard>,
+}
+
+/// What the forwarding task shares with the session (not the guard).
+#[derive(Clone)]
+struct State {
     /// The minimum log level (`LOGS_OFF` until the session sets one).
-    pub log_level: Arc<AtomicU8>,
+    log_level: Arc<AtomicU8>,
     /// The URIs the session subscribed to: announced form → as given.
-    pub subscriptions: Arc<Mutex<BTreeMap<String, String>>>,
+    subscriptions: Arc<Mutex<BTreeMap<String, String>>>,
     /// The forwarding task runs.
     forwarding: Arc<AtomicBool>,
+    ended: CancellationToken,
 }
 
 impl Session {
     pub fn new() -> Session {
+        let ended = CancellationToken::new();
         Session {
-            log_level: Arc::new(AtomicU8::new(super::LOGS_OFF)),
-            subscriptions: Arc::new(Mutex::new(BTreeMap::new())),
-            forwarding: Arc::new(AtomicBool::new(false)),
+            _alive: Arc::new(ended.clone().drop_guard()),
+            state: State {
+                log_level: Arc::new(AtomicU8::new(super::LOGS_OFF)),
+                subscriptions: Arc::new(Mutex::new(BTreeMap::new())),
+                forwarding: Arc::new(AtomicBool::new(false)),
+                ended,
+            },
         }
     }
 
-    /// The URI as the session subscribed to the announced `uri`.
-    fn subscribed(&self, uri: &str) -> Option<String> {
-        self.subscriptions.lock().ok()?.get(uri).cloned()
+    /// `logging/setLevel`.
+    pub fn set_log_level(&self, rank: u8) {
+        self.state.log_level.store(rank, Ordering::Relaxed);
+    }
+
+    /// The session's minimum log level (`LOGS_OFF`: none set).
+    pub fn log_level(&self) -> u8 {
+        self.state.log_level.load(Ordering::Relaxed)
     }
 
     /// `resources/subscribe` (an unknown URI is refused as a read is).
     pub fn subscribe(&self, uri: &str) -> Result<(), ErrorData> {
         let key = resources::check_uri(uri)?;
-        if let Ok(mut s) = self.subscriptions.lock() {
+        if let Ok(mut s) = self.state.subscriptions.lock() {
             s.insert(key, uri.to_string());
         }
         Ok(())
@@ -65,25 +92,29 @@ impl Session {
     /// `resources/unsubscribe` (a URI not subscribed to is fine).
     pub fn unsubscribe(&self, uri: &str) {
         let key = resources::check_uri(uri).unwrap_or_else(|_| uri.to_string());
-        if let Ok(mut s) = self.subscriptions.lock() {
+        if let Ok(mut s) = self.state.subscriptions.lock() {
             s.remove(&key);
         }
     }
 
     /// Starts this session's forwarding task once; it ends with the
-    /// session (a failed send) or the application.
+    /// session (its handler dropped, its transport closed, a failed send)
+    /// or the application.
     pub fn forward(&self, app: &Arc<App>, peer: Peer<RoleServer>) {
-        if self.forwarding.swap(true, Ordering::Relaxed) {
+        if self.state.forwarding.swap(true, Ordering::Relaxed) {
             return;
         }
-        let session = self.clone();
+        let session = self.state.clone();
         let mut events = app.subscribe();
         let mut changes = app.changes();
         let stop = app.shutdown_token();
+        let mut check = tokio::time::interval(CHECK_CLOSED);
         tokio::spawn(async move {
             loop {
                 let sent = tokio::select! {
                     () = stop.cancelled() => break,
+                    () = session.ended.cancelled() => break,
+                    _ = check.tick() => if peer.is_transport_closed() { break } else { Ok(()) },
                     ev = events.recv() => match ev {
                         Ok(ev) => session.log(&peer, ev).await,
                         Err(RecvError::Lagged(_)) => Ok(()),
@@ -99,6 +130,13 @@ impl Session {
                 }
             }
         });
+    }
+}
+
+impl State {
+    /// The URI as the session subscribed to the announced `uri`.
+    fn subscribed(&self, uri: &str) -> Option<String> {
+        self.subscriptions.lock().ok()?.get(uri).cloned()
     }
 
     async fn log(&self, peer: &Peer<RoleServer>, ev: crate::app::Event) -> Result<(), ()> {
