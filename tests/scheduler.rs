@@ -277,8 +277,9 @@ fn a_failing_agent_escalates_once_and_pauses_the_schedule() {
 fn task_interaction_skip_wait_and_interrupt_with_a_slow_agent() {
     let dir = project("");
     let root = dir.path();
+    // Long enough that a loaded machine still sees the runs overlap.
     for id in ["11", "12", "13"] {
-        std::fs::write(root.join(format!("ctl/sleep_{id}")), "6").unwrap();
+        std::fs::write(root.join(format!("ctl/sleep_{id}")), "12").unwrap();
     }
     write_schedules(
         root,
@@ -295,23 +296,23 @@ fn task_interaction_skip_wait_and_interrupt_with_a_slow_agent() {
     // Due again while the first runs go on.
     miss_every_run_again(root);
     // interrupt: the first run is cancelled and a second fires at once.
-    wait_until("the interruption", Duration::from_secs(4), || {
+    wait_until("the interruption", Duration::from_secs(10), || {
         let d = of(root, "13");
         d.len() == 2 && d[0].2 == "cancelled"
     });
     // skip: recorded as skipped, no second delegation.
-    wait_until("the skip", Duration::from_secs(4), || {
+    wait_until("the skip", Duration::from_secs(10), || {
         find(root, "11")["lastSkippedTime"] != ""
     });
     // wait: nothing new until the first run ended, then exactly one.
     assert_eq!(of(root, "12").len(), 1);
-    wait_until("the waiting run", Duration::from_secs(20), || {
+    wait_until("the waiting run", Duration::from_secs(30), || {
         of(root, "12").len() == 2
     });
     let w = of(root, "12");
     assert_eq!(w[0].2, "completed");
     assert!(ts(&w[1].3) >= ts(&w[0].4), "{w:?}");
-    wait_until("all runs ended", Duration::from_secs(20), || {
+    wait_until("all runs ended", Duration::from_secs(40), || {
         ["12", "13"]
             .iter()
             .all(|id| of(root, id).iter().all(|d| d.2 != "created"))
