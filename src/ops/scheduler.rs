@@ -70,10 +70,6 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn rfc3339(ts: Timestamp) -> String {
-    iso(ts)
-}
-
 fn time_of(s: &str) -> Option<Timestamp> {
     parse_time(s)
         .ok()
@@ -176,8 +172,8 @@ pub fn claim(project: &Project, now: Timestamp) -> Result<Claim> {
         match current {
             Some(l) if l.holder == me.holder => {
                 let mut l = l;
-                l.renewed_at = rfc3339(now);
-                l.expires_at = rfc3339(expires);
+                l.renewed_at = iso(now);
+                l.expires_at = iso(expires);
                 s.scheduler.lease = Some(l.clone());
                 Ok((true, (true, Some(l), None)))
             }
@@ -188,9 +184,9 @@ pub fn claim(project: &Project, now: Timestamp) -> Result<Claim> {
                     pid: me.pid,
                     pid_start: me.pid_start,
                     host: me.host.clone(),
-                    since: rfc3339(now),
-                    renewed_at: rfc3339(now),
-                    expires_at: rfc3339(expires),
+                    since: iso(now),
+                    renewed_at: iso(now),
+                    expires_at: iso(expires),
                 };
                 s.scheduler.lease = Some(l.clone());
                 Ok((true, (true, Some(l), previous)))
