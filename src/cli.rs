@@ -13,10 +13,11 @@ use serde_json::Value;
 
 use crate::app::{App, RUNTIME_GRACE, SHUTDOWN_GRACE, Transport};
 use crate::config::Config;
+use crate::embed;
 use crate::server::Server;
 use crate::state::FileHealth;
 use crate::tools::reference;
-use crate::transport::{http, stdio};
+use crate::transport::http;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -362,60 +363,26 @@ fn serve(config: Config, cli: &Cli) -> ExitCode {
         Mode::Auto => (Mode::Stdio, true),
         m => (m, false),
     };
-    let http = (mode == Mode::Http).then(|| http::Options {
-        host: cli.host.clone(),
-        port: cli.port,
-        token: cli.token.clone(),
-        stateless: cli.stateless,
-        insecure_no_auth: cli.insecure_no_auth,
-        allowed_hosts: config.allowed_hosts.clone(),
-        allowed_origins: config.allowed_origins.clone(),
-        limits: config.http,
-    });
-    if let Some(opts) = &http
-        && let Err(e) = http::check(opts)
-    {
-        return fail(2, &e.to_string());
-    }
-    let rt = match runtime(http.is_none()) {
-        Ok(rt) => rt,
-        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    let how = if mode == Mode::Http {
+        embed::Serve::Http(http::Options {
+            host: cli.host.clone(),
+            port: cli.port,
+            token: cli.token.clone(),
+            stateless: cli.stateless,
+            insecure_no_auth: cli.insecure_no_auth,
+            allowed_hosts: config.allowed_hosts.clone(),
+            allowed_origins: config.allowed_origins.clone(),
+            limits: config.http,
+        })
+    } else {
+        embed::Serve::Stdio
     };
-    let root = config.root.display().to_string();
-    let app = App::new(config);
-    app.project().settle_logs();
-    let server = Server::new(Arc::clone(&app));
-    let result = rt.block_on(async {
-        app.stop_on_signals();
-        app.start_hub();
-        crate::scheduler::start(&app);
-        let stop = app.shutdown_token();
-        let result = match http {
-            Some(opts) => http::serve(server, opts, stop, &root, &app).await.map_err(|e| match e {
-                http::HttpError::Usage(m) => (2, m),
-                http::HttpError::Runtime(m) => (1, m),
-            }),
-            None => {
-                app.set_transport(Transport::Stdio);
-                stdio::serve(server, stop).await.map_err(|e| match e {
-                stdio::StdioError::NoClient if auto => (
-                    1,
-                    "stdin ended before an MCP client said hello: --mode auto chose stdio because stdin is not a terminal (it is a pipe, a file or /dev/null). MCP clients (Cline, Zoo Code, Kilo Code, Claude Code) start this binary with a pipe and speak first; to run the HTTP daemon instead, pass --mode http".to_string(),
-                ),
-                e => (1, e.to_string()),
-            })
-            }
-        };
-        // Calls in flight finish and every queued append is durable before
-        // the process exits.
-        app.shutdown(SHUTDOWN_GRACE).await;
-        result
-    });
-    // A blocking call still running after the grace (a lock wait, a huge
-    // file) must not keep the process alive: its writes are atomic.
-    rt.shutdown_timeout(RUNTIME_GRACE);
-    match result {
+    match embed::serve(config, how, |server| server) {
         Ok(()) => ExitCode::SUCCESS,
-        Err((code, msg)) => fail(code, &msg),
+        Err(embed::ServeError::NoClient(_)) if auto => fail(
+            1,
+            "stdin ended before an MCP client said hello: --mode auto chose stdio because stdin is not a terminal (it is a pipe, a file or /dev/null). MCP clients (Cline, Zoo Code, Kilo Code, Claude Code) start this binary with a pipe and speak first; to run the HTTP daemon instead, pass --mode http",
+        ),
+        Err(e) => fail(e.exit_code(), &e.to_string()),
     }
 }

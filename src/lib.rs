@@ -33,6 +33,7 @@ macro_rules! say {
 mod app;
 mod cli;
 pub mod config;
+pub mod embed;
 mod error;
 mod hub;
 pub mod metrics;

@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::frame::{self, Rejection};
-use crate::server::Server;
 
 /// Why the stdio session failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +32,10 @@ pub enum StdioError {
 }
 
 /// Serves `server` on the process's stdin/stdout until EOF or `stop`.
-pub async fn serve(server: Server, stop: CancellationToken) -> Result<(), StdioError> {
+pub async fn serve<S>(server: S, stop: CancellationToken) -> Result<(), StdioError>
+where
+    S: rmcp::ServerHandler,
+{
     // Non-blocking pipes on Linux (falls back to blocking handles elsewhere).
     let (reader, writer) = rmcp::transport::stdio_pipes();
     let transport = LineTransport::new(reader, writer);
