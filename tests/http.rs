@@ -467,6 +467,21 @@ async fn a_2026_client_calls_tools_and_reads_resources_over_http_without_initial
     let text = v["result"]["contents"][0]["text"].as_str().unwrap();
     let inner: Value = serde_json::from_str(text).unwrap();
     assert_eq!(inner["summary"]["total"], 2, "{v}");
+    // Methods 2026-07-28 removed: 404 with -32601, as that version asks.
+    for (id, method) in [(3, "logging/setLevel"), (4, "resources/subscribe")] {
+        let r = post(
+            id,
+            method,
+            "",
+            json!({"level": "info", "uri": "orchestrator://todo"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 404, "{method}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["id"], id, "{v}");
+        assert_eq!(v["error"]["code"], -32601, "{v}");
+    }
 }
 
 #[tokio::test]

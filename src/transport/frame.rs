@@ -30,11 +30,12 @@ use rmcp::model::{
     InitializeRequest, InitializeResultMethod, ListPromptsRequest, ListPromptsRequestMethod,
     ListResourceTemplatesRequest, ListResourceTemplatesRequestMethod, ListResourcesRequest,
     ListResourcesRequestMethod, ListSkillsRequest, ListSkillsRequestMethod, ListToolsRequest,
-    ListToolsRequestMethod, PingRequest, PingRequestMethod, ReadResourceDirectoryRequest,
-    ReadResourceDirectoryRequestMethod, ReadResourceRequest, ReadResourceRequestMethod, RequestId,
-    ServerJsonRpcMessage, SetLevelRequest, SetLevelRequestMethod, SubscribeRequest,
-    SubscribeRequestMethod, SubscriptionsListenRequest, SubscriptionsListenRequestMethod,
-    UnsubscribeRequest, UnsubscribeRequestMethod, UpdateTaskMethod, UpdateTaskRequest,
+    ListToolsRequestMethod, PingRequest, PingRequestMethod, ProtocolVersion,
+    ReadResourceDirectoryRequest, ReadResourceDirectoryRequestMethod, ReadResourceRequest,
+    ReadResourceRequestMethod, RequestId, ServerJsonRpcMessage, SetLevelRequest,
+    SetLevelRequestMethod, SubscribeRequest, SubscribeRequestMethod, SubscriptionsListenRequest,
+    SubscriptionsListenRequestMethod, UnsubscribeRequest, UnsubscribeRequestMethod,
+    UpdateTaskMethod, UpdateTaskRequest,
 };
 use serde_json::Value;
 
@@ -91,6 +92,18 @@ pub fn check(frame: &[u8]) -> Result<ClientJsonRpcMessage, Rejection> {
     let frame = frame.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(frame);
     match serde_json::from_slice::<ClientJsonRpcMessage>(frame) {
         Ok(ClientJsonRpcMessage::Request(req)) => {
+            if let Some(instead) = removed_in_2026(req.request.method())
+                && declares_2026(frame)
+            {
+                return Err(Rejection::new(
+                    Some(req.id.clone()),
+                    ErrorCode::METHOD_NOT_FOUND,
+                    format!(
+                        "Method not found: {} was removed in MCP 2026-07-28, the version this request declares in _meta; {instead}",
+                        req.request.method()
+                    ),
+                ));
+            }
             if let ClientRequest::CustomRequest(custom) = &req.request
                 && let Some(error) = typed_error(&custom.method, custom.params.as_ref())
             {
@@ -105,6 +118,51 @@ pub fn check(frame: &[u8]) -> Result<ClientJsonRpcMessage, Rejection> {
         Ok(message) => Ok(message),
         Err(e) => Err(diagnose(frame, &e)),
     }
+}
+
+/// The methods MCP 2026-07-28 removed (SEP-2575, SEP-2567), with what to
+/// do instead. rmcp would still serve them (or refuse their params); a
+/// request that declares 2026-07-28 gets -32601, which the HTTP transport
+/// sends with 404 as that version asks.
+fn removed_in_2026(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "initialize" => {
+            "send the protocol version, client info and capabilities in each request's _meta, and server/discover to learn about the server"
+        }
+        "logging/setLevel" => {
+            "put the level in the request's _meta under io.modelcontextprotocol/logLevel"
+        }
+        "resources/subscribe" => "open a subscriptions/listen stream with resourceSubscriptions",
+        "resources/unsubscribe" => "close the subscriptions/listen stream",
+        _ => return None,
+    })
+}
+
+/// Whether a request declares protocol version 2026-07-28 or later in
+/// `params._meta` (read again only for the few removed methods).
+fn declares_2026(frame: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Frame {
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        #[serde(rename = "_meta")]
+        meta: Option<Meta>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
+        version: Option<Value>,
+    }
+    serde_json::from_slice::<Frame>(frame)
+        .ok()
+        .and_then(|f| f.params?.meta?.version)
+        .and_then(|v| {
+            v.as_str()
+                .map(|v| v >= ProtocolVersion::V_2026_07_28.as_str())
+        })
+        .unwrap_or(false)
 }
 
 /// Why `frame`, which rmcp's message type refused with `e`, is not a message.
@@ -441,6 +499,38 @@ mod tests {
         ] {
             assert!(check(f.as_bytes()).is_ok(), "{f}");
         }
+    }
+
+    #[test]
+    fn methods_removed_in_2026_get_method_not_found_only_when_the_request_declares_2026() {
+        let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
+        for (method, params) in [
+            ("initialize", format!("{{{meta}}}")),
+            ("logging/setLevel", format!(r#"{{"level":"info",{meta}}}"#)),
+            (
+                "resources/subscribe",
+                format!(r#"{{"uri":"orchestrator://todo",{meta}}}"#),
+            ),
+            ("resources/unsubscribe", format!("{{{meta}}}")),
+        ] {
+            let f = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"{method}","params":{params}}}"#);
+            let r = reject(&f);
+            assert_eq!(r.code, ErrorCode::METHOD_NOT_FOUND, "{f}");
+            assert_eq!(r.id, num(7));
+            assert!(r.message.contains(method), "{}", r.message);
+            assert!(r.message.contains("2026-07-28"), "{}", r.message);
+        }
+        // The same methods under 2025-11-25 (no version in _meta) are served.
+        for f in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"info"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"x","_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#,
+        ] {
+            assert!(check(f.as_bytes()).is_ok(), "{f}");
+        }
+        // Other methods declaring 2026-07-28 are served.
+        let f = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{{meta}}}}}"#);
+        assert!(check(f.as_bytes()).is_ok(), "{f}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use rmcp::model::ErrorCode;
 
 use super::MAX_BODY;
 use super::security::refuse;
@@ -103,7 +104,11 @@ pub async fn check_frame(req: Request<Body>, next: Next) -> Response {
 
 /// The HTTP response carrying a frame's rejection.
 pub fn answer(r: &Rejection) -> Response {
-    let status = if r.id.is_some() && !r.notification {
+    let status = if r.code == ErrorCode::METHOD_NOT_FOUND {
+        // Only a removed method of MCP 2026-07-28 is refused so here, and
+        // that version wants 404 for it.
+        StatusCode::NOT_FOUND
+    } else if r.id.is_some() && !r.notification {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
