@@ -6,36 +6,14 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use loop_orchestrator::embed::Server;
 use loop_orchestrator::metrics::Metrics;
 
-const NAMES: [&str; 20] = [
-    "backup_file",
-    "delegate_task",
-    "error_recovery",
-    "get_mode_capabilities",
-    "get_persistent_memory",
-    "get_schedule_status",
-    "get_system_status",
-    "get_time_tracking",
-    "get_todo_status",
-    "list_project_structure",
-    "manage_schedules",
-    "read_project_file",
-    "restore_file",
-    "run_validation",
-    "search_in_files",
-    "switch_mode",
-    "sync_environment",
-    "track_task_time",
-    "update_persistent_memory",
-    "write_project_file",
-];
-
-fn per_call(m: &Metrics, n: u64) -> Duration {
+fn per_call(m: &Metrics, names: &[String], n: u64) -> Duration {
     let start = Instant::now();
     for i in 0..n {
         let t = Instant::now();
-        let name = NAMES[(i % 20) as usize];
+        let name = names[i as usize % names.len()].as_str();
         m.record(
             black_box(name),
             t.elapsed() + Duration::from_micros(i % 5000),
@@ -46,10 +24,12 @@ fn per_call(m: &Metrics, n: u64) -> Duration {
 }
 
 fn main() {
-    let m = Metrics::new(NAMES);
+    // The server's own tool names, as `Server::new` registers them.
+    let names = Server::tool_names();
+    let m = Metrics::new(&names);
     const N: u64 = 5_000_000;
-    per_call(&m, 100_000);
-    let one = per_call(&m, N);
+    per_call(&m, &names, 100_000);
+    let one = per_call(&m, &names, N);
     println!(
         "metrics: clock reads + record, 1 thread:     {:>6.1} ns/call",
         one.as_nanos() as f64
@@ -58,7 +38,11 @@ fn main() {
         let d = Duration::from_micros(42);
         let start = Instant::now();
         for i in 0..N {
-            m.record(black_box(NAMES[(i % 20) as usize]), d, false);
+            m.record(
+                black_box(names[i as usize % names.len()].as_str()),
+                d,
+                false,
+            );
         }
         start.elapsed() / N as u32
     };

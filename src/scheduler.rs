@@ -37,6 +37,9 @@ use crate::state::formats::time::iso;
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// The plan is made afresh this often even without a file event.
 const REPLAN: Duration = Duration::from_secs(60);
+/// How often runs a vanished executor left behind are looked at again
+/// (besides at each lease take-over).
+const SETTLE_EVERY: Duration = Duration::from_secs(300);
 /// The resource the schedules file is.
 const SCHEDULES_URI: &str = "orchestrator://schedules";
 /// The shortest time between two firings of one schedule (Roo's smallest
@@ -73,6 +76,8 @@ struct Daemon {
     plan: HashMap<String, Planned>,
     plan_rules: Option<Rules>,
     planned_at: Option<Instant>,
+    /// When lost runs were last settled (`None`: at the next plan).
+    settled_at: Option<Instant>,
     dirty: bool,
     /// By schedule id.
     running: HashMap<String, Running>,
@@ -102,6 +107,7 @@ impl Daemon {
             plan: HashMap::new(),
             plan_rules: None,
             planned_at: None,
+            settled_at: None,
             dirty: true,
             running: HashMap::new(),
             waiting: HashSet::new(),
@@ -210,10 +216,7 @@ impl Daemon {
                     }
                     self.dirty = true;
                     self.plan.clear();
-                    let _ = blocking(&self.app, |p| {
-                        scheduler::settle_lost_runs(p, Timestamp::now())
-                    })
-                    .await;
+                    self.settled_at = None;
                 } else if !c.held && was {
                     tracing::warn!("scheduler: lost the executor lease; standing by");
                     self.plan.clear();
@@ -275,11 +278,15 @@ impl Daemon {
         self.waiting.retain(|id| plan.contains_key(id));
         self.plan = plan;
         // Runs a vanished executor left behind end as `lost` once their
-        // process groups are gone.
-        let _ = blocking(&self.app, |p| {
-            scheduler::settle_lost_runs(p, Timestamp::now())
-        })
-        .await;
+        // process groups are gone: looked at after a take-over, then now
+        // and then (it takes the server state's lock).
+        if self.settled_at.is_none_or(|t| t.elapsed() >= SETTLE_EVERY) {
+            let _ = blocking(&self.app, |p| {
+                scheduler::settle_lost_runs(p, Timestamp::now())
+            })
+            .await;
+            self.settled_at = Some(Instant::now());
+        }
         self.plan_rules = Some(rules);
         self.planned_at = Some(Instant::now());
         self.dirty = false;
