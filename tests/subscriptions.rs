@@ -235,4 +235,18 @@ fn a_2026_client_without_initialize_calls_reads_and_listens() {
         n["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 4,
         "{n}"
     );
+    // What 2026-07-28 removed is refused with -32601, naming the way instead.
+    s.send(
+        json!({"jsonrpc": "2.0", "id": 5, "method": "resources/subscribe", "params": {
+        "_meta": meta(), "uri": "orchestrator://todo"}}),
+    );
+    let e = s.answer(5);
+    assert_eq!(e["error"]["code"], -32601, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("subscriptions/listen"),
+        "{e}"
+    );
 }
