@@ -13,7 +13,8 @@
 //!   mechanics (locks, atomic replace, group-commit appends, backups).
 //!
 //! `app` owns the project, the background tasks, shutdown and the file
-//! watcher (`hub`); `scheduler` is
+//! watcher (`hub`); [`embed`] is the serving path, the binary's and an
+//! embedding program's (see `examples/conformance.rs`); `scheduler` is
 //! the daemon that fires due schedules (an `app` background task); `cli` is the
 //! command line. The file formats and next-run rules are documented in the
 //! repository's `docs/`.
