@@ -277,20 +277,6 @@ fn summary(desc: &str) -> String {
     out
 }
 
-/// stdio serves one client, whose messages arrive one after another: one
-/// thread does it with less wake-up overhead. HTTP keeps a worker per core.
-fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
-    if single_thread {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    }
-}
-
 fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
     let text = match json_args {
         Some("-") => {
@@ -325,7 +311,7 @@ fn call(config: Config, tool: &str, json_args: Option<&str>) -> ExitCode {
     }
     app.project().settle_logs();
     app.set_transport(Transport::InProcess);
-    let rt = match runtime(true) {
+    let rt = match embed::runtime(true) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };

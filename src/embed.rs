@@ -69,17 +69,8 @@ where
     if let Serve::Http(opts) = &how {
         http::check(opts).map_err(http_error)?;
     }
-    let single_thread = matches!(how, Serve::Stdio);
-    let rt = if single_thread {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    }
-    .map_err(|e| ServeError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let rt = runtime(matches!(how, Serve::Stdio))
+        .map_err(|e| ServeError::Runtime(format!("cannot start the runtime: {e}")))?;
     let root = config.root.display().to_string();
     let app = App::new(config);
     app.project().settle_logs();
@@ -110,6 +101,20 @@ where
     // file) must not keep the process alive: its writes are atomic.
     rt.shutdown_timeout(RUNTIME_GRACE);
     result
+}
+
+/// stdio serves one client, whose messages arrive one after another: one
+/// thread does it with less wake-up overhead. HTTP keeps a worker per core.
+pub(crate) fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if single_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
 }
 
 fn http_error(e: http::HttpError) -> ServeError {
