@@ -152,11 +152,18 @@ pub fn some_of<'a>(items: impl IntoIterator<Item = &'a str>, sep: &str) -> Strin
 }
 
 impl Error {
+    /// `MustBlock` and `ShuttingDown`: errors the tool runner acts on,
+    /// which an op passes up unchanged (never wrapped, never turned into a
+    /// partial answer).
+    pub fn is_for_runner(&self) -> bool {
+        matches!(self, Error::MustBlock | Error::ShuttingDown)
+    }
+
     /// This error with what it meant for the request (`MustBlock` and
     /// `ShuttingDown` pass unchanged: the runner acts on them).
     pub fn context(self, context: &str) -> Error {
         match self {
-            Error::MustBlock | Error::ShuttingDown => self,
+            e if e.is_for_runner() => e,
             source => Error::Context {
                 context: context.to_string(),
                 source: Box::new(source),

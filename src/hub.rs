@@ -16,6 +16,19 @@ use tokio::sync::broadcast;
 
 use crate::config::Config;
 
+/// The resource URIs, named once: the server serves them, the hub
+/// announces their changes, the scheduler listens for the schedules'.
+pub mod uris {
+    pub const SCHEDULES: &str = "orchestrator://schedules";
+    pub const MEMORY: &str = "orchestrator://memory";
+    pub const TODO: &str = "orchestrator://todo";
+    pub const TIMING_SUMMARY: &str = "orchestrator://timing/summary";
+    pub const MODES: &str = "orchestrator://modes";
+    pub const DELEGATIONS: &str = "orchestrator://delegations";
+    /// Project files: this prefix and the root-relative path.
+    pub const FILES_PREFIX: &str = "orchestrator://files/";
+}
+
 /// Events closer together than this are one change.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
@@ -31,7 +44,7 @@ pub enum Change {
 
 /// The URI of the project file at root-relative `rel`.
 pub fn file_uri(rel: &str) -> String {
-    format!("orchestrator://files/{rel}")
+    format!("{}{rel}", uris::FILES_PREFIX)
 }
 
 /// Which resources a change of the file at `abs` touches.
@@ -40,11 +53,11 @@ fn changes_of(config: &Config, abs: &Path) -> Vec<Change> {
     let is = |p: &crate::state::path::ProjectPath| p.abs() == abs;
     let mut out = Vec::new();
     let named = [
-        (&f.schedules, "orchestrator://schedules"),
-        (&f.memory, "orchestrator://memory"),
-        (&f.todo, "orchestrator://todo"),
-        (&f.timing, "orchestrator://timing/summary"),
-        (&f.delegations, "orchestrator://delegations"),
+        (&f.schedules, uris::SCHEDULES),
+        (&f.memory, uris::MEMORY),
+        (&f.todo, uris::TODO),
+        (&f.timing, uris::TIMING_SUMMARY),
+        (&f.delegations, uris::DELEGATIONS),
     ];
     for (p, uri) in named {
         if is(p) {
@@ -52,7 +65,7 @@ fn changes_of(config: &Config, abs: &Path) -> Vec<Change> {
         }
     }
     if f.modes.iter().any(is) || f.global_modes.as_ref().is_some_and(is) {
-        out.push(Change::Updated("orchestrator://modes".into()));
+        out.push(Change::Updated(uris::MODES.into()));
         out.push(Change::ModesChanged);
     }
     if let Ok(rel) = abs.strip_prefix(&config.root)

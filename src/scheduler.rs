@@ -40,8 +40,6 @@ const REPLAN: Duration = Duration::from_secs(60);
 /// How often runs a vanished executor left behind are looked at again
 /// (besides at each lease take-over).
 const SETTLE_EVERY: Duration = Duration::from_secs(300);
-/// The resource the schedules file is.
-const SCHEDULES_URI: &str = "orchestrator://schedules";
 /// The shortest time between two firings of one schedule (Roo's smallest
 /// interval is a minute; this guards against rules that land in the past).
 const MIN_GAP: Duration = Duration::from_secs(30);
@@ -129,7 +127,7 @@ impl Daemon {
                         c = changes.recv() => c,
                     };
                     match c {
-                        Ok(Change::Updated(uri)) if uri == SCHEDULES_URI => {
+                        Ok(Change::Updated(uri)) if uri == crate::hub::uris::SCHEDULES => {
                             let _ = ev_tx.try_send(());
                         }
                         Ok(_) => {}

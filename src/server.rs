@@ -148,11 +148,6 @@ impl Server {
         }
         format!("unknown tool {name:?}; tools: {}", names.join(", "))
     }
-
-    fn logs(&self, level: LoggingLevel) -> bool {
-        let min = self.session.log_level();
-        min != LOGS_OFF && rank(level) >= min
-    }
 }
 
 impl ServerHandler for Server {
@@ -215,7 +210,7 @@ impl ServerHandler for Server {
         }
         if let Ok(CallToolResponse::Complete(result)) = &response
             && result.is_error == Some(true)
-            && self.logs(LoggingLevel::Error)
+            && self.session.wants(LoggingLevel::Error)
         {
             let message: Vec<String> = result
                 .content

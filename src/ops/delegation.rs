@@ -138,6 +138,27 @@ fn message(task: &str, context: Option<&str>, mode: &str) -> String {
     m
 }
 
+/// The most characters of a delegation's task, and of its result.
+pub const MAX_TASK: usize = 20_000;
+/// The most characters of a delegation's context.
+pub const MAX_CONTEXT: usize = 50_000;
+
+/// A text argument trimmed, not empty and at most `max` characters; an
+/// error names it.
+pub fn text(name: &str, v: &str, max: usize) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(Error::invalid(format!("{name} must not be empty")));
+    }
+    let n = t.chars().count();
+    if n > max {
+        return Err(Error::invalid(format!(
+            "{name} must be at most {max} characters, got {n}"
+        )));
+    }
+    Ok(t.to_string())
+}
+
 /// The mode a delegation goes to, and how it was chosen.
 struct ModeChoice {
     mode: String,

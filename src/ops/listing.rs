@@ -282,7 +282,7 @@ pub fn complete_path(project: &Project, prefix: &str, max: usize) -> Result<(Vec
     };
     let listed = match list(project, &q) {
         Ok(l) => l,
-        Err(e @ (Error::MustBlock | Error::ShuttingDown | Error::Internal(_))) => return Err(e),
+        Err(e) if e.is_for_runner() || matches!(e, Error::Internal(_)) => return Err(e),
         Err(_) => return Ok((Vec::new(), 0)),
     };
     if listed.tree.kind != NodeKind::Dir {

@@ -15,7 +15,7 @@ use super::memory::{self, GetQuery};
 use super::page::Page;
 use super::schedules::{self, StatusQuery};
 use super::todo::{self, TodoQuery};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::state::Project;
 use crate::state::formats::todo::{ItemStatus, StatusFilter};
 
@@ -81,7 +81,7 @@ pub struct LoopStep {
 fn part<T>(r: Result<T>, what: &str, problems: &mut Vec<String>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e @ (Error::MustBlock | Error::ShuttingDown)) => Err(e),
+        Err(e) if e.is_for_runner() => Err(e),
         Err(e) => {
             problems.push(format!("{what}: {e}"));
             Ok(None)

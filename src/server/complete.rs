@@ -12,7 +12,6 @@ use super::resources::{FILES_TEMPLATE, to_mcp};
 use crate::app::App;
 use crate::ops;
 use crate::ops::delegation::Delegate;
-use crate::ops::modes::CapQuery;
 use crate::ops::page::{MAX_LIMIT, Page};
 use crate::ops::schedules::StatusQuery;
 use crate::tools::{blocking, read};
@@ -56,9 +55,7 @@ pub async fn complete(app: &App, req: CompleteRequestParams) -> Result<CompleteR
     let prefix = req.argument.value.clone();
     let info = match req.argument.name.as_str() {
         "mode" => {
-            let modes = read(app, |p| ops::modes::capabilities(p, &CapQuery::default()))
-                .await
-                .map_err(to_mcp)?;
+            let modes = super::prompts::modes_all(app).await?;
             pick(modes.modes.into_iter().map(|m| m.slug), &prefix)
         }
         "schedule_id" => {

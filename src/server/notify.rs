@@ -75,9 +75,9 @@ impl Session {
         self.state.log_level.store(rank, Ordering::Relaxed);
     }
 
-    /// The session's minimum log level (`LOGS_OFF`: none set).
-    pub fn log_level(&self) -> u8 {
-        self.state.log_level.load(Ordering::Relaxed)
+    /// Whether the session asked for log messages of `level`.
+    pub fn wants(&self, level: LoggingLevel) -> bool {
+        self.state.wants(level)
     }
 
     /// `resources/subscribe` (an unknown URI is refused as a read is).
@@ -134,6 +134,11 @@ impl Session {
 }
 
 impl State {
+    fn wants(&self, level: LoggingLevel) -> bool {
+        let min = self.log_level.load(Ordering::Relaxed);
+        min != super::LOGS_OFF && super::rank(level) >= min
+    }
+
     /// The URI as the session subscribed to the announced `uri`.
     fn subscribed(&self, uri: &str) -> Option<String> {
         self.subscriptions.lock().ok()?.get(uri).cloned()
@@ -144,8 +149,7 @@ impl State {
             Level::Info => LoggingLevel::Info,
             Level::Warning => LoggingLevel::Warning,
         };
-        let min = self.log_level.load(Ordering::Relaxed);
-        if min == super::LOGS_OFF || super::rank(lvl) < min {
+        if !self.wants(lvl) {
             return Ok(());
         }
         peer.notify_logging_message(

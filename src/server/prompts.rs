@@ -28,7 +28,8 @@ const PROTOCOL: &str = "## Loop protocol\n\
 - Delegate work another mode does better with delegate_task (action \"create\"), then call new_task with the payload it returns; mark it done with delegate_task action \"complete\" or \"cancel\".\n\
 - Check get_schedule_status and get_todo_status for what is due next; the orchestrator-loop prompt sums it up.";
 
-async fn modes_all(app: &App) -> Result<CapOut, ErrorData> {
+/// Every mode (prompts are one per mode; completions offer their slugs).
+pub async fn modes_all(app: &App) -> Result<CapOut, ErrorData> {
     read(app, |p| ops::modes::capabilities(p, &CapQuery::default()))
         .await
         .map_err(to_mcp)
@@ -153,15 +154,8 @@ pub async fn get(app: &App, req: GetPromptRequestParams) -> Result<GetPromptResu
                     None,
                 ));
             };
-            if task.chars().count() > 20_000 {
-                return Err(ErrorData::invalid_params(
-                    format!(
-                        "task must be at most 20000 characters, got {}",
-                        task.chars().count()
-                    ),
-                    None,
-                ));
-            }
+            let task = ops::delegation::text("task", &task, ops::delegation::MAX_TASK)
+                .map_err(|e| to_mcp(e.into()))?;
             let mode = arg(&args, "mode").map(str::to_string);
             let t = task.clone();
             let preview = read(app, move |p| ops::delegation::preview(p, &t, mode.clone()))

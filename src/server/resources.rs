@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::{Error, shown};
+use crate::hub::uris;
 use crate::ops;
 use crate::ops::delegation::Delegate;
 use crate::ops::files::{Encoding, MAX_MAX_BYTES, Range, ReadQuery};
@@ -27,7 +28,7 @@ use crate::state::formats::todo::StatusFilter;
 use crate::tools::{ToolError, blocking, read};
 
 /// Where project files are, and the template that names them.
-pub const FILES_PREFIX: &str = "orchestrator://files/";
+pub use crate::hub::uris::FILES_PREFIX;
 pub const FILES_TEMPLATE: &str = "orchestrator://files/{path}";
 
 const JSON: &str = "application/json";
@@ -42,37 +43,37 @@ struct Def {
 
 const RESOURCES: [Def; 6] = [
     Def {
-        uri: "orchestrator://schedules",
+        uri: uris::SCHEDULES,
         name: "schedules",
         title: "Schedules",
         description: "Every schedule of .roo/schedules.json (inactive ones too) with computed next runs, due/expired flags and problems: get_schedule_status with include_inactive.",
     },
     Def {
-        uri: "orchestrator://memory",
+        uri: uris::MEMORY,
         name: "memory",
         title: "Persistent memory",
         description: "persistent-memory.md: its three sections with line ranges and text, the line count against the limit and the headroom, structure problems: get_persistent_memory.",
     },
     Def {
-        uri: "orchestrator://todo",
+        uri: uris::TODO,
         name: "todo",
         title: "TODO items",
         description: "Every checklist item of TODO.md with its status, heading path and line, and counts per section: get_todo_status with status all.",
     },
     Def {
-        uri: "orchestrator://timing/summary",
+        uri: uris::TIMING_SUMMARY,
         name: "timing-summary",
         title: "Time tracking summary",
         description: "task_timing.tsv summarized: totals, mean/p50/p95 durations, open tasks, todo overruns and malformed rows: get_time_tracking.",
     },
     Def {
-        uri: "orchestrator://modes",
+        uri: uris::MODES,
         name: "modes",
         title: "Modes",
         description: "The modes (built-in, global and project files merged), their tool groups and the current mode: get_mode_capabilities.",
     },
     Def {
-        uri: "orchestrator://delegations",
+        uri: uris::DELEGATIONS,
         name: "delegations",
         title: "Pending delegations",
         description: "The delegations not yet completed or cancelled, from .roo/delegations.jsonl: delegate_task with action list.",
@@ -171,7 +172,7 @@ fn json<T: Serialize>(uri: &str, r: Result<T, ToolError>) -> Result<ReadResource
 /// `resources/read`.
 pub async fn read_uri(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     match uri {
-        "orchestrator://schedules" => {
+        uris::SCHEDULES => {
             let q = StatusQuery {
                 include_inactive: true,
                 ..StatusQuery::default()
@@ -182,18 +183,18 @@ pub async fn read_uri(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorD
             .await;
             json(uri, r)
         }
-        "orchestrator://memory" => {
+        uris::MEMORY => {
             let r = read(app, |p| ops::memory::get(p, &Default::default())).await;
             json(uri, r)
         }
-        "orchestrator://todo" => {
+        uris::TODO => {
             let q = TodoQuery {
                 status: StatusFilter::All,
                 ..TodoQuery::default()
             };
             json(uri, read(app, move |p| ops::todo::status(p, &q)).await)
         }
-        "orchestrator://timing/summary" => {
+        uris::TIMING_SUMMARY => {
             let q = TrackingQuery {
                 limit: 100,
                 ..TrackingQuery::default()
@@ -201,11 +202,11 @@ pub async fn read_uri(app: &App, uri: &str) -> Result<ReadResourceResult, ErrorD
             let r = blocking(app, move |p| ops::timing::tracking(p, q, Timestamp::now())).await;
             json(uri, r)
         }
-        "orchestrator://modes" => {
+        uris::MODES => {
             let r = read(app, |p| ops::modes::capabilities(p, &CapQuery::default())).await;
             json(uri, r)
         }
-        "orchestrator://delegations" => {
+        uris::DELEGATIONS => {
             let op = Delegate::List {
                 include_finished: false,
                 page: Page::default(),

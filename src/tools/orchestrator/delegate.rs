@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ops::delegation::{Delegate, Outcome};
+use crate::ops::delegation::{self, Delegate, MAX_CONTEXT, MAX_TASK, Outcome};
 use crate::state::formats::timing::Priority;
 use crate::tools::{Takes, only, required};
 
@@ -81,19 +81,6 @@ pub struct DelegateArgs {
     pub offset: Option<u32>,
 }
 
-fn text_arg(name: &str, v: &str, max: usize) -> Result<String> {
-    let t = v.trim();
-    if t.is_empty() {
-        return Err(Error::invalid(format!("{name} must not be empty")));
-    }
-    if t.chars().count() > max {
-        return Err(Error::invalid(format!(
-            "{name} must be at most {max} characters"
-        )));
-    }
-    Ok(t.to_string())
-}
-
 const TAKES: Takes<'static> = &[
     (
         "action \"create\"",
@@ -134,9 +121,9 @@ impl TryFrom<DelegateArgs> for Delegate {
             DelegateAction::Create => {
                 let name = "action \"create\"";
                 only(name, &given, TAKES)?;
-                let task = text_arg("task", &required(a.task, "task", name)?, 20_000)?;
+                let task = delegation::text("task", &required(a.task, "task", name)?, MAX_TASK)?;
                 let context = match &a.context {
-                    Some(c) => Some(text_arg("context", c, 50_000)?),
+                    Some(c) => Some(delegation::text("context", c, MAX_CONTEXT)?),
                     None => None,
                 };
                 let todos = match a.todos {
@@ -164,7 +151,7 @@ impl TryFrom<DelegateArgs> for Delegate {
                     parent_task_id: a.parent_task_id,
                     source: "tool".into(),
                     idempotency_key: match &a.idempotency_key {
-                        Some(k) => Some(text_arg("idempotency_key", k, 200)?),
+                        Some(k) => Some(delegation::text("idempotency_key", k, 200)?),
                         None => None,
                     },
                 }
@@ -189,7 +176,7 @@ impl TryFrom<DelegateArgs> for Delegate {
                         .to_string(),
                     outcome,
                     result: match &a.result {
-                        Some(r) => Some(text_arg("result", r, 20_000)?),
+                        Some(r) => Some(delegation::text("result", r, MAX_TASK)?),
                         None => None,
                     },
                 }
